@@ -1,0 +1,177 @@
+"""Charts of timed runs: time per request, totals side by side, and a timeline of every request.
+
+Each function draws on the ``ax`` it is given (or on a new figure), returns that Axes, and
+never calls ``plt.show()`` or changes global settings. Colours come from the Okabe-Ito palette,
+which stays distinguishable under the common forms of colour blindness; failed requests are
+also hatched, so they show in greyscale too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from helpers.timing import RequestRecord, Run
+
+# Okabe & Ito (2008), "Color Universal Design".
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+RUN_COLOURS = ("blue", "orange", "green", "purple", "sky_blue", "yellow")
+OK_COLOUR = OKABE_ITO["blue"]
+FAILED_COLOUR = OKABE_ITO["vermillion"]
+FAILED_HATCH = "///"
+
+
+def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=size, layout="constrained")
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    return ax
+
+
+def _check_run(run: Run) -> list[RequestRecord]:
+    """The run's records in request order, or a clear error if there is nothing to draw."""
+    if not isinstance(run, Run):
+        raise TypeError(f"run must be a Run from timed_run(), got {type(run).__name__}")
+    if not run.records:
+        raise ValueError(f"run {run.label!r} has no requests to plot")
+    if run.total is None:
+        raise ValueError(f"run {run.label!r} has not finished; plot it after its with-block")
+    return sorted(run.records, key=lambda record: record.index)
+
+
+def _failure_legend(ax: Axes, records: Sequence[RequestRecord], *handles) -> None:
+    failed = [record for record in records if not record.ok]
+    patches = list(handles)
+    if failed:
+        names = ", ".join(sorted({record.error for record in failed}))
+        patches.append(
+            Patch(facecolor=FAILED_COLOUR, hatch=FAILED_HATCH, label=f"failed ({len(failed)}): {names}")
+        )
+    if patches:
+        ax.legend(handles=patches, loc="best", fontsize="small")
+
+
+def plot_requests(run: Run, ax: Axes | None = None) -> Axes:
+    """A bar per request, its height the request's duration, with the run's total marked.
+
+    When the total line stands far above the bars, the requests waited for each other; when it
+    is barely above the tallest bar, they overlapped.
+    """
+    records = _check_run(run)
+    ax = _axes(ax, (8, 3.5))
+    ax.bar(
+        [record.index for record in records],
+        [record.duration for record in records],
+        width=0.8 if len(records) < 200 else 1.0,
+        color=[OK_COLOUR if record.ok else FAILED_COLOUR for record in records],
+        hatch=[None if record.ok else FAILED_HATCH for record in records],
+        linewidth=0,
+    )
+    total = ax.axhline(
+        run.total, color=OKABE_ITO["black"], linestyle="--", linewidth=1.2,
+        label=f"total: {run.total:.2f} s",
+    )
+    ax.set(
+        xlabel="request", ylabel="seconds", ylim=(0, run.total * 1.15),
+        title=f"{run.label}: time per request ({len(records)} requests)",
+    )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _failure_legend(ax, records, total)
+    return ax
+
+
+def plot_timeline(run: Run, ax: Axes | None = None) -> Axes:
+    """A horizontal bar per request from its start to its end, request 0 at the top.
+
+    Requests that ran one after another make a staircase; requests that ran all at once make a
+    wall; a thread pool too small for the work makes waves.
+    """
+    records = _check_run(run)
+    ax = _axes(ax, (8, min(2 + 0.18 * len(records), 8)))
+    ax.barh(
+        [record.index for record in records],
+        [record.duration for record in records],
+        left=[record.start for record in records],
+        height=0.8 if len(records) < 200 else 1.0,
+        color=[OK_COLOUR if record.ok else FAILED_COLOUR for record in records],
+        hatch=[None if record.ok else FAILED_HATCH for record in records],
+        linewidth=0,
+    )
+    end = ax.axvline(
+        run.total, color=OKABE_ITO["black"], linestyle=":", linewidth=1.2,
+        label=f"run ends: {run.total:.2f} s",
+    )
+    ax.set(
+        xlabel="seconds since the run began", ylabel="request",
+        title=f"{run.label}: timeline of {len(records)} requests",
+    )
+    ax.set_xlim(0, run.total * 1.05)
+    first, last = records[0].index, records[-1].index
+    ax.set_ylim(last + 0.6, first - 0.6)  # request 0 at the top, read like a page
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _failure_legend(ax, records, end)
+    return ax
+
+
+def plot_totals(
+    runs: Sequence[Run],
+    ax: Axes | None = None,
+    *,
+    ideals: Sequence[float | None] | None = None,
+) -> Axes:
+    """The total of each run side by side, with each run's speed-up over the first written on it.
+
+    ``ideals``, one per run (None to skip one), draws the total each run would take with no
+    overhead at all, e.g. N x latency for a sync loop: the gap above it is the cost of the method.
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs must hold at least one Run, got none")
+    for run in runs:
+        _check_run(run)
+    ideals = list(ideals) if ideals is not None else [None] * len(runs)
+    if len(ideals) != len(runs):
+        raise ValueError(f"ideals must have one value per run ({len(runs)}), got {len(ideals)}")
+    if any(ideal is not None and ideal < 0 for ideal in ideals):
+        raise ValueError(f"ideals must be >= 0 seconds or None, got {ideals}")
+    ax = _axes(ax, (max(4, 1.8 * len(runs)), 3.5))
+    positions = range(len(runs))
+    totals = [run.total for run in runs]
+    colours = [OKABE_ITO[RUN_COLOURS[i % len(RUN_COLOURS)]] for i in positions]
+    ax.bar(positions, totals, color=colours, width=0.6)
+    baseline = totals[0]
+    for position, total in zip(positions, totals):
+        note = f"{total:.2f} s" if position == 0 else f"{total:.2f} s\n{baseline / total:.1f}x faster"
+        ax.annotate(
+            note, (position, total), xytext=(0, 3), textcoords="offset points",
+            ha="center", va="bottom", fontsize="small",
+        )
+    drawn = [ideal for ideal in ideals if ideal is not None]
+    labelled = False
+    for position, ideal in zip(positions, ideals):
+        if ideal is None:
+            continue
+        ax.hlines(
+            ideal, position - 0.4, position + 0.4, color=OKABE_ITO["black"],
+            linestyle="--", linewidth=1.2, label=None if labelled else "ideal",
+        )
+        labelled = True
+    ax.set_xticks(list(positions), [run.label for run in runs])
+    ax.set(ylabel="total seconds", ylim=(0, max(totals + drawn) * 1.3), title="total time per run")
+    if drawn:
+        ax.legend(loc="upper right", fontsize="small")
+    return ax

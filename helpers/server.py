@@ -1,0 +1,440 @@
+"""A local HTTP server that answers every GET after a set latency.
+
+The notebooks time requests against this server instead of a public site, so that a class of
+thirty laptops never hammers anyone, and every run is repeatable offline.
+
+The server runs in a child process of its own, so its work never competes with the notebook's
+threads for the GIL and never distorts what the notebook measures. The child watches a pipe
+from its parent and exits as soon as that pipe closes: when the parent stops, is restarted or is
+killed (even with SIGKILL), the server goes with it.
+
+Inside, it is itself an asyncio program (aiohttp): a thousand waiting requests are a thousand
+``await asyncio.sleep(...)`` on one thread, which keeps its timing accurate where a thread per
+connection would not be (see ``make bench``).
+
+Start one from a notebook::
+
+    server = start_server(latency=0.3)
+    requests.get(server.url)                      # answers 200 after 0.3 s
+    requests.get(server.url_for(delay=1.0))       # this one waits 1 s
+
+or for a whole room from a shell: ``python -m helpers.server --latency 0.3``.
+
+Query parameters change one request: ``delay`` and ``jitter`` (seconds), ``seed`` (makes the
+jitter repeatable), ``status`` (the status code to answer with) and ``size`` (body bytes).
+A malformed value is answered with 400 and a one-line reason. ``GET /stats`` returns what the
+server has served, as JSON; ``POST /stats/reset`` starts the counts again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import logging
+import math
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+import weakref
+from http import HTTPStatus
+
+from aiohttp import web
+
+DEFAULT_LATENCY = 0.3
+MAX_DELAY = 60.0
+MAX_BODY_SIZE = 100 * 1024 * 1024
+LOOPBACK = "127.0.0.1"
+STATS_PATH = "/stats"
+RESET_PATH = "/stats/reset"
+ANSWERABLE_STATUSES = frozenset(s.value for s in HTTPStatus if 200 <= s.value <= 599)
+QUERY_PARAMETERS = ("delay", "jitter", "seed", "status", "size")
+
+_BODY_PATTERN = b"ok" * 32768  # a body of size 2, the default, reads "ok"
+
+
+class BadRequest(ValueError):
+    """A request parameter that the server will not accept; its message is the 400's reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerStats:
+    """What the server has done since it started or was last reset.
+
+    ``peak_in_flight`` is the largest number of requests the server was answering at one time:
+    the most direct evidence of how much concurrency a client really achieved.
+    """
+
+    served: int
+    rejected: int
+    in_flight: int
+    peak_in_flight: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Answer:
+    """How to answer one GET, decided from its query string before any waiting starts."""
+
+    delay: float
+    status: int
+    size: int
+
+
+def _number(query: dict[str, list[str]], name: str, default: float, high: float) -> float:
+    """Read one finite number from 0 to ``high`` from the query, or raise ``BadRequest``."""
+    if name not in query:
+        return default
+    text = query[name][-1]
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(value) or not 0 <= value <= high:
+        raise BadRequest(f"{name} must be from 0 to {high:g}, got {text!r}")
+    return value
+
+
+def _integer(query: dict[str, list[str]], name: str, default: int | None, high: int) -> int | None:
+    """Read one whole number from 0 to ``high`` from the query, or raise ``BadRequest``."""
+    if name not in query:
+        return default
+    text = query[name][-1]
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, got {text!r}") from None
+    if not 0 <= value <= high:
+        raise BadRequest(f"{name} must be from 0 to {high}, got {text!r}")
+    return value
+
+
+class _Latency:
+    """The server's state: its latency, its jitter source, and the counts behind ``/stats``.
+
+    Everything runs on one event loop in one thread, so the counts need no lock.
+    """
+
+    def __init__(self, latency: float, seed: int) -> None:
+        self.latency = latency
+        self._random = random.Random(seed)
+        self.served = self.rejected = self.in_flight = self.peak_in_flight = 0
+
+    def jitter(self, spread: float, seed: int | None) -> float:
+        """A delay from 0 to ``spread``: fixed by ``seed`` if given, else the server's next draw."""
+        source = random.Random(seed) if seed is not None else self._random
+        return source.uniform(0, spread)
+
+    def stats(self) -> ServerStats:
+        return ServerStats(self.served, self.rejected, self.in_flight, self.peak_in_flight)
+
+    def reset(self) -> None:
+        self.served = self.rejected = 0
+        self.peak_in_flight = self.in_flight
+
+    def read_answer(self, query_string: str) -> _Answer:
+        """Decide how to answer a GET from its query string, or raise ``BadRequest``."""
+        try:
+            query = urllib.parse.parse_qs(
+                query_string, keep_blank_values=True, strict_parsing=bool(query_string)
+            )
+        except ValueError:
+            raise BadRequest(f"malformed query string {query_string!r}") from None
+        unknown = sorted(set(query) - set(QUERY_PARAMETERS))
+        if unknown:
+            raise BadRequest(f"unknown parameter {unknown[0]!r}; known: {', '.join(QUERY_PARAMETERS)}")
+        delay = _number(query, "delay", self.latency, MAX_DELAY)
+        spread = _number(query, "jitter", 0.0, MAX_DELAY)
+        seed = _integer(query, "seed", None, 2**63 - 1)
+        status = _integer(query, "status", 200, 599)
+        if status not in ANSWERABLE_STATUSES:
+            raise BadRequest(f"status must be a known HTTP status from 200 to 599, got {status}")
+        size = _integer(query, "size", 2, MAX_BODY_SIZE)
+        if spread:
+            delay += self.jitter(spread, seed)
+        return _Answer(delay=delay, status=status, size=size)
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        """Wait the delay, then answer: the ``await`` lets one thread hold every waiting request."""
+        try:
+            answer = self.read_answer(request.query_string)
+        except BadRequest as reason:
+            return self.refuse(HTTPStatus.BAD_REQUEST, str(reason))
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(answer.delay)
+            headers = {"X-Delay": f"{answer.delay:.6f}"}
+            if answer.status in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED):
+                return web.Response(status=answer.status, headers=headers)
+            if answer.size <= len(_BODY_PATTERN):
+                body = _BODY_PATTERN[: answer.size]
+                return web.Response(status=answer.status, headers=headers, body=body, content_type="text/plain")
+            return await self._stream(request, answer, headers)
+        finally:
+            self.in_flight -= 1
+            self.served += 1
+
+    @staticmethod
+    async def _stream(request: web.Request, answer: _Answer, headers: dict[str, str]) -> web.StreamResponse:
+        """Send a large body in pieces, so that a 100 MB answer never sits in memory whole."""
+        response = web.StreamResponse(status=answer.status, headers=headers)
+        response.content_type = "text/plain"
+        response.content_length = answer.size
+        await response.prepare(request)
+        left = answer.size if request.method == "GET" else 0
+        try:
+            while left:
+                piece = _BODY_PATTERN[: min(left, len(_BODY_PATTERN))]
+                await response.write(piece)
+                left -= len(piece)
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client gave up first (timeouts are a lesson here): nothing to report
+        return response
+
+    def refuse(self, status: HTTPStatus, reason: str) -> web.Response:
+        self.rejected += 1
+        return web.Response(status=status, reason=reason, text=f"{status.value} {reason}\n")
+
+    async def show_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(dataclasses.asdict(self.stats()))
+
+    async def reset_stats(self, request: web.Request) -> web.Response:
+        self.reset()
+        return await self.show_stats(request)
+
+    async def not_allowed(self, request: web.Request) -> web.Response:
+        return self.refuse(HTTPStatus.METHOD_NOT_ALLOWED, f"{request.method} is not served here")
+
+    def application(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get(STATS_PATH, self.show_stats)
+        app.router.add_post(RESET_PATH, self.reset_stats)
+        app.router.add_get("/{path:.*}", self.answer)  # add_get answers HEAD too
+        app.router.add_route("*", "/{path:.*}", self.not_allowed)
+        return app
+
+
+def _check_latency(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or not 0 <= value <= MAX_DELAY:
+        raise ValueError(f"{name} must be from 0 to {MAX_DELAY:g} seconds, got {value!r}")
+    return float(value)
+
+
+def _check_port(port: int) -> int:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be an int, got {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be from 0 (any free port) to 65535, got {port}")
+    return port
+
+
+def _check_host(host: str) -> str:
+    if not isinstance(host, str) or not host:
+        raise ValueError(f"host must be a non-empty string such as '127.0.0.1', got {host!r}")
+    return host
+
+
+def _stop_process(process: subprocess.Popen) -> None:
+    """Close the lifeline pipe, which tells the child to exit; insist if it does not."""
+    if process.poll() is not None:
+        return
+    process.stdin.close()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class LatencyServer:
+    """A running latency server in a child process; ``start_server`` is the usual way to get one.
+
+    Use it as a long-lived object for a whole notebook, or as a context manager for a block::
+
+        with LatencyServer(latency=0.1) as server:
+            requests.get(server.url)
+
+    The process stops when ``stop()`` is called, when the object is garbage-collected (so a cell
+    that starts a new server and is run twice leaves one server, not two), and when the Python
+    process that started it exits or is killed.
+    """
+
+    def __init__(
+        self,
+        latency: float = DEFAULT_LATENCY,
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
+        seed: int = 0,
+    ) -> None:
+        self.latency = _check_latency("latency", latency)
+        host, port = _check_host(host), _check_port(port)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        command = [
+            sys.executable, "-m", "helpers.server", "--child",
+            "--latency", repr(self.latency), "--host", host, "--port", str(port), "--seed", str(seed),
+        ]  # fmt: skip
+        with tempfile.TemporaryFile() as errors:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
+            )
+            first_line = self._process.stdout.readline()
+            if not first_line:
+                self._process.wait()
+                errors.seek(0)
+                reason = errors.read().decode(errors="replace").strip().splitlines()
+                raise RuntimeError(
+                    "the latency server did not start: " + (reason[-1] if reason else "no message")
+                )
+        self._process.stdout.close()
+        self.url: str = json.loads(first_line)["url"]
+        self._stopper = weakref.finalize(self, _stop_process, self._process)
+
+    @property
+    def pid(self) -> int:
+        """The child process's id, for the curious and for tests."""
+        return self._process.pid
+
+    @property
+    def running(self) -> bool:
+        return self._process.poll() is None
+
+    def url_for(
+        self,
+        *,
+        delay: float | None = None,
+        jitter: float | None = None,
+        seed: int | None = None,
+        status: int | None = None,
+        size: int | None = None,
+    ) -> str:
+        """The server's URL with per-request settings in its query string, checked here first.
+
+        ``delay`` replaces the server's latency for this request; ``jitter`` adds a random extra
+        wait from 0 to that many seconds, fixed by ``seed`` when given; ``status`` is the status
+        code to answer with; ``size`` the number of body bytes.
+        """
+        settings = {"delay": delay, "jitter": jitter, "seed": seed, "status": status, "size": size}
+        query = {name: value for name, value in settings.items() if value is not None}
+        for name in ("delay", "jitter"):
+            if name in query:
+                _check_latency(name, query[name])
+        for name, high in (("seed", 2**63 - 1), ("status", 599), ("size", MAX_BODY_SIZE)):
+            value = query.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            if not 0 <= value <= high:
+                raise ValueError(f"{name} must be from 0 to {high}, got {value}")
+        if "status" in query and query["status"] not in ANSWERABLE_STATUSES:
+            raise ValueError(f"status must be a known HTTP status from 200 to 599, got {status}")
+        return f"{self.url}/?{urllib.parse.urlencode(query)}" if query else self.url
+
+    def stats(self) -> ServerStats:
+        """What the server has served so far, and its peak number of requests at once."""
+        with urllib.request.urlopen(self.url + STATS_PATH, timeout=5) as response:
+            return ServerStats(**json.load(response))
+
+    def reset_stats(self) -> None:
+        """Start the counts again, e.g. before each experiment in a notebook."""
+        request = urllib.request.Request(self.url + RESET_PATH, method="POST")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+    def stop(self) -> None:
+        """Stop the server process; calling it again does nothing."""
+        self._stopper()
+
+    def __enter__(self) -> LatencyServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<LatencyServer {self.url} latency={self.latency:g}s {state}>"
+
+
+def start_server(latency: float = DEFAULT_LATENCY, *, host: str = LOOPBACK, port: int = 0) -> LatencyServer:
+    """Start a latency server on a free port of 127.0.0.1 and return it; its URL is ``.url``.
+
+    Pass ``host="0.0.0.0"`` only on purpose, to let other machines in a classroom reach it.
+    """
+    return LatencyServer(latency, host=host, port=port)
+
+
+def _wait_for_parent_to_exit() -> None:
+    """Block until the parent's end of the stdin pipe closes.
+
+    The operating system closes that pipe however the parent ends, SIGKILL included, which is
+    what makes this more reliable than signals or an ``atexit`` hook in the parent.
+    """
+    sys.stdin.buffer.read()
+
+
+async def _serve(latency: float, host: str, port: int, seed: int, verbose: bool, child: bool) -> None:
+    runner = web.AppRunner(
+        _Latency(latency, seed).application(),
+        access_log=logging.getLogger("aiohttp.access") if verbose else None,
+    )
+    await runner.setup()
+    # The backlog bounds how many connections may wait to be accepted; a burst of a thousand
+    # clients needs a deep one. The kernel caps it at net.core.somaxconn (4096 on current Linux).
+    site = web.TCPSite(runner, host, port, backlog=4096)
+    await site.start()
+    bound_port = runner.addresses[0][1]
+    # A server bound to every interface is still reached from this machine on the loopback.
+    url = f"http://{LOOPBACK if host == '0.0.0.0' else host}:{bound_port}"
+    try:
+        if child:
+            print(json.dumps({"url": url}), flush=True)
+            await asyncio.to_thread(_wait_for_parent_to_exit)
+        else:
+            print(f"Serving {url} with a latency of {latency:g} s. Press Ctrl-C to stop.", flush=True)
+            await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.server",
+        description="Serve every GET after a set latency, for timing HTTP clients offline.",
+    )
+    parser.add_argument("--latency", type=float, default=DEFAULT_LATENCY, help="seconds (default 0.3)")
+    parser.add_argument("--host", default=LOOPBACK, help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 for any free one)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for jitter without a seed (default 0)")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        latency = _check_latency("latency", args.latency)
+        host, port = _check_host(args.host), _check_port(args.port)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.child:
+        # Jupyter interrupts a kernel by signalling its whole process group; the server must
+        # survive that, and it has its own way to stop (the lifeline pipe).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        asyncio.run(_serve(latency, host, port, args.seed, args.verbose, args.child))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Charts: what each draws, for one request and for a thousand, and what it refuses."""
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
+
+from helpers import Run, RunContext, RequestRecord
+from helpers.plots import FAILED_COLOUR, OK_COLOUR, plot_requests, plot_timeline, plot_totals
+
+
+def make_run(label: str, n: int, *, parallel: bool, failed: frozenset = frozenset()) -> Run:
+    """A finished run with made-up times: n requests of 0.3 s, one after another or all at once."""
+    run = Run(label, RunContext("3.12.1", 2))
+    for i in range(n):
+        start = 0.0 if parallel else 0.3 * i
+        error = "ReadTimeout" if i in failed else None
+        run.records.append(RequestRecord(i, start, start + 0.3, None if error else 200, error))
+    run.total = 0.31 if parallel else 0.3 * n + 0.01
+    return run
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize("n", [1, 5, 1000])
+def test_plot_requests_draws_a_bar_per_request_and_marks_the_total(n):
+    run = make_run("sync", n, parallel=False)
+    ax = plot_requests(run)
+    assert isinstance(ax, Axes)
+    assert len(ax.patches) == n
+    assert [bar.get_height() for bar in ax.patches] == pytest.approx([0.3] * n)
+    (total_line,) = ax.get_lines()
+    assert total_line.get_ydata()[0] == pytest.approx(run.total)
+    assert ax.get_xlabel() == "request" and ax.get_ylabel() == "seconds"
+    assert "sync" in ax.get_title()
+
+
+@pytest.mark.parametrize("n", [1, 5, 1000])
+def test_plot_timeline_draws_a_bar_from_start_to_end_of_each_request(n):
+    run = make_run("sync", n, parallel=False)
+    ax = plot_timeline(run)
+    assert len(ax.patches) == n
+    lefts = sorted(bar.get_x() for bar in ax.patches)
+    assert lefts == pytest.approx([0.3 * i for i in range(n)])  # a staircase
+    assert ax.get_xlabel() == "seconds since the run began"
+    bottom, top = ax.get_ylim()
+    assert bottom > top  # request 0 at the top
+
+
+def test_failed_requests_are_coloured_hatched_and_named_in_the_legend():
+    run = make_run("async", 5, parallel=True, failed=frozenset({1, 3}))
+    for plot in (plot_requests, plot_timeline):
+        ax = plot(run)
+        colours = [to_hex(bar.get_facecolor()) for bar in ax.patches]
+        assert colours.count(FAILED_COLOUR.lower()) == 2
+        assert colours.count(OK_COLOUR.lower()) == 3
+        assert sum(bool(bar.get_hatch()) for bar in ax.patches) == 2
+        legend = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert "failed (2): ReadTimeout" in legend
+
+
+def test_plot_totals_writes_the_speed_up_over_the_first_run():
+    sync, fast = make_run("sync", 20, parallel=False), make_run("async", 20, parallel=True)
+    ax = plot_totals([sync, fast], ideals=[6.0, 0.3])
+    assert [bar.get_height() for bar in ax.patches] == pytest.approx([sync.total, fast.total])
+    notes = [text.get_text() for text in ax.texts]
+    assert notes[0] == f"{sync.total:.2f} s"
+    assert notes[1] == f"{fast.total:.2f} s\n{sync.total / fast.total:.1f}x faster"
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["sync", "async"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["ideal"]
+
+
+def test_plots_draw_on_the_axes_they_are_given():
+    _, (left, right) = plt.subplots(1, 2)
+    run = make_run("sync", 3, parallel=False)
+    assert plot_timeline(run, ax=left) is left
+    assert plot_requests(run, ax=right) is right
+
+
+def test_plots_refuse_a_run_with_nothing_to_draw():
+    empty = Run("empty", RunContext("3.12.1", 2))
+    empty.total = 0.0
+    with pytest.raises(ValueError, match="run 'empty' has no requests to plot"):
+        plot_timeline(empty)
+    unfinished = make_run("unfinished", 2, parallel=True)
+    unfinished.total = None
+    with pytest.raises(ValueError, match="has not finished"):
+        plot_requests(unfinished)
+
+
+def test_plots_refuse_wrong_arguments():
+    run = make_run("sync", 2, parallel=False)
+    with pytest.raises(TypeError, match="run must be a Run from timed_run"):
+        plot_timeline([run])
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes or None, got str"):
+        plot_requests(run, ax="left")
+    with pytest.raises(ValueError, match="runs must hold at least one Run"):
+        plot_totals([])
+    with pytest.raises(ValueError, match=r"ideals must have one value per run \(1\), got 2"):
+        plot_totals([run], ideals=[1.0, 2.0])
+    with pytest.raises(ValueError, match="ideals must be >= 0 seconds"):
+        plot_totals([run], ideals=[-1.0])

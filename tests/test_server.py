@@ -1,0 +1,361 @@
+"""The local latency server: what it answers, what it refuses, and that it never outlives its parent."""
+
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.parse
+
+import pytest
+import requests
+
+import helpers
+from benchmarks.load import run_get_many
+from helpers.server import LatencyServer
+
+
+def _port(server: LatencyServer) -> int:
+    return urllib.parse.urlsplit(server.url).port
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` is a live process (a zombie waiting to be reaped counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_until_gone(pid: int, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _raw(server: LatencyServer, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", _port(server)), timeout=5) as connection:
+        connection.sendall(data)
+        return connection.recv(4096)
+
+
+# --- what it answers ---------------------------------------------------------------------------
+
+
+def test_server_answers_200_after_its_latency(server):
+    start = time.perf_counter()
+    response = requests.get(server.url, timeout=5)
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 200
+    assert response.text == "ok"
+    assert server.latency <= elapsed < server.latency * 3 + 0.2
+
+
+def test_server_binds_loopback_on_a_free_port_by_default(server):
+    parts = urllib.parse.urlsplit(server.url)
+    assert parts.hostname == "127.0.0.1"
+    assert parts.port > 0
+    if sys.platform.startswith("linux"):
+        listening = open("/proc/net/tcp").read()
+        assert f"0100007F:{parts.port:04X} 00000000:0000 0A" in listening  # 0A = LISTEN
+
+
+def test_delay_parameter_replaces_the_latency_for_one_request(server):
+    start = time.perf_counter()
+    response = requests.get(server.url_for(delay=0.4), timeout=5)
+    assert response.status_code == 200
+    assert response.headers["X-Delay"] == "0.400000"
+    assert time.perf_counter() - start >= 0.4
+
+
+def test_jitter_with_a_seed_is_repeatable_and_within_its_range(server):
+    def delay(seed: int) -> float:
+        return float(requests.get(server.url_for(delay=0, jitter=0.05, seed=seed), timeout=5).headers["X-Delay"])
+
+    delays = [delay(seed) for seed in range(8)]
+    assert delays == [delay(seed) for seed in range(8)]
+    assert all(0 <= d <= 0.05 for d in delays)
+    assert len(set(delays)) > 1
+
+
+@pytest.mark.parametrize("status", [201, 404, 500, 503])
+def test_status_parameter_sets_the_answer(server, status):
+    assert requests.get(server.url_for(delay=0, status=status), timeout=5).status_code == status
+
+
+def test_no_content_status_has_no_body(server):
+    response = requests.get(server.url_for(delay=0, status=204), timeout=5)
+    assert response.status_code == 204 and response.content == b""
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 65536, 65537, 1_000_000])
+def test_size_parameter_sets_the_body_length(server, size):
+    response = requests.get(server.url_for(delay=0, size=size), timeout=5)
+    assert len(response.content) == size == int(response.headers["Content-Length"])
+
+
+def test_head_gets_headers_without_a_body(server):
+    response = requests.head(server.url_for(delay=0, size=100), timeout=5)
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_any_path_is_served(server):
+    assert requests.get(server.url + "/some/page.html", timeout=5).status_code == 200
+
+
+# --- what it refuses, and keeps serving after -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query, reason",
+    [
+        ("delay=-1", "delay must be from 0 to 60"),
+        ("delay=61", "delay must be from 0 to 60"),
+        ("delay=1e9", "delay must be from 0 to 60"),
+        ("delay=nan", "delay must be from 0 to 60"),
+        ("delay=inf", "delay must be from 0 to 60"),
+        ("delay=soon", "delay must be a number"),
+        ("jitter=-0.1", "jitter must be from 0 to 60"),
+        ("seed=x", "seed must be a whole number"),
+        ("status=999", "status must be from 0 to 599"),
+        ("status=299", "status must be a known HTTP status"),
+        ("status=100", "status must be a known HTTP status"),
+        ("status=ok", "status must be a whole number"),
+        ("size=-5", "size must be from 0 to"),
+        ("size=999999999999", "size must be from 0 to"),
+        ("dealy=1", "unknown parameter 'dealy'"),
+        ("&&=", "malformed query string"),
+    ],
+)
+def test_malformed_parameter_gets_400_with_a_reason_and_server_keeps_serving(fresh_server, query, reason):
+    response = requests.get(f"{fresh_server.url}/?{query}", timeout=5)
+    assert response.status_code == 400
+    assert reason in response.text
+    assert response.text.count("\n") == 1  # one line
+    assert fresh_server.stats().rejected == 1
+    assert requests.get(fresh_server.url, timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"\x00\x01\x02\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n"],
+)
+def test_malformed_request_line_gets_4xx_and_server_keeps_serving(server, raw):
+    status_line = _raw(server, raw).split(b"\r\n", 1)[0]
+    assert status_line.split()[1].startswith(b"4"), status_line
+    assert requests.get(server.url, timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_get_405(server, method):
+    response = requests.request(method, server.url, timeout=5)
+    assert response.status_code == 405
+    assert f"{method} is not served here" in response.text
+
+
+def test_client_hanging_up_early_does_not_disturb_the_server(fresh_server):
+    with pytest.raises(requests.ReadTimeout):
+        requests.get(fresh_server.url_for(delay=0.3), timeout=0.05)
+    time.sleep(0.4)
+    assert requests.get(fresh_server.url, timeout=5).status_code == 200
+    assert fresh_server.stats().served == 2  # the abandoned request still ran to its end
+
+
+# --- counts ------------------------------------------------------------------------------------
+
+
+def test_stats_count_served_requests_and_peak_concurrency(fresh_server):
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(lambda _: requests.get(fresh_server.url, timeout=5).status_code, range(6)))
+    assert statuses == [200] * 6
+    stats = fresh_server.stats()
+    assert stats.served == 6
+    assert stats.peak_in_flight == 6
+    assert stats.in_flight == 0
+
+
+def test_reset_starts_the_counts_again(fresh_server):
+    requests.get(fresh_server.url, timeout=5)
+    requests.get(f"{fresh_server.url}/?delay=-1", timeout=5)
+    fresh_server.reset_stats()
+    assert fresh_server.stats() == helpers.ServerStats(served=0, rejected=0, in_flight=0, peak_in_flight=0)
+
+
+def test_stats_are_readable_as_json_over_http(fresh_server):
+    assert requests.get(fresh_server.url + "/stats", timeout=5).json() == {
+        "served": 0, "rejected": 0, "in_flight": 0, "peak_in_flight": 0,
+    }
+
+
+def test_serves_1000_concurrent_connections_without_refusing_any():
+    with helpers.start_server(latency=1.0) as server:
+        results = run_get_many(server.url, 1000, timeout=30)
+        stats = server.stats()
+    errors = [result.error for result in results if result.error]
+    assert errors == []
+    assert [result.status for result in results] == [200] * 1000
+    # Each waited about one latency: they were held at once, not queued behind each other.
+    assert max(result.seconds for result in results) < 3.0
+    assert stats.peak_in_flight >= 900
+
+
+# --- arguments at the public edge -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"latency": -1}, ValueError, "latency must be from 0 to 60 seconds, got -1"),
+        ({"latency": float("nan")}, ValueError, "latency must be from 0 to 60 seconds, got nan"),
+        ({"latency": 600}, ValueError, "latency must be from 0 to 60 seconds, got 600"),
+        ({"latency": "0.3"}, TypeError, "latency must be a number of seconds, got str"),
+        ({"latency": True}, TypeError, "latency must be a number of seconds, got bool"),
+        ({"port": 70000}, ValueError, "port must be from 0 (any free port) to 65535, got 70000"),
+        ({"port": "80"}, TypeError, "port must be an int, got str"),
+        ({"host": ""}, ValueError, "host must be a non-empty string"),
+    ],
+)
+def test_start_server_rejects_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        helpers.start_server(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"delay": -0.5}, ValueError, "delay must be from 0 to 60 seconds"),
+        ({"jitter": "a bit"}, TypeError, "jitter must be a number of seconds"),
+        ({"status": 999}, ValueError, "status must be from 0 to 599, got 999"),
+        ({"status": 299}, ValueError, "status must be a known HTTP status"),
+        ({"size": -1}, ValueError, "size must be from 0 to"),
+        ({"seed": 1.5}, TypeError, "seed must be an int, got float"),
+    ],
+)
+def test_url_for_rejects_bad_settings(server, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        server.url_for(**kwargs)
+
+
+def test_url_for_without_settings_is_the_plain_url(server):
+    assert server.url_for() == server.url
+    assert server.url_for(delay=1, status=404) == server.url + "/?delay=1&status=404"
+
+
+def test_startup_failure_is_reported_with_the_reason():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(RuntimeError, match="did not start: .*address already in use"):
+            helpers.start_server(port=taken.getsockname()[1])
+
+
+# --- lifetime: no process is ever left behind ------------------------------------------------
+
+
+def test_stop_ends_the_process_and_is_idempotent():
+    server = helpers.start_server(latency=0.01)
+    pid = server.pid
+    server.stop()
+    server.stop()
+    assert not server.running
+    assert _wait_until_gone(pid)
+    assert "stopped" in repr(server)
+
+
+def test_context_manager_stops_the_server():
+    with LatencyServer(latency=0.01) as server:
+        assert requests.get(server.url, timeout=5).status_code == 200
+        pid = server.pid
+    assert _wait_until_gone(pid)
+
+
+def test_dropping_the_last_reference_stops_the_server():
+    """A notebook cell `server = start_server()` run twice must leave one server, not two."""
+    server = helpers.start_server(latency=0.01)
+    pid = server.pid
+    server = helpers.start_server(latency=0.01)
+    assert _wait_until_gone(pid)
+    assert server.running
+    server.stop()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and SIGINT are POSIX signals")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_server_stops_when_its_parent_is_killed(how):
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent("""
+            import time, helpers
+            server = helpers.start_server(latency=0.01)
+            print(server.pid, flush=True)
+            time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    child_pid = int(parent.stdout.readline())
+    assert _alive(child_pid)
+    os.kill(parent.pid, how)
+    parent.wait(timeout=10)
+    assert _wait_until_gone(child_pid), "the server outlived its parent"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a process group is POSIX")
+def test_server_survives_a_kernel_interrupt():
+    """Jupyter's Interrupt sends SIGINT to the kernel's process group, the server included."""
+    with helpers.start_server(latency=0.01) as server:
+        os.kill(server.pid, signal.SIGINT)
+        time.sleep(0.2)
+        assert requests.get(server.url, timeout=5).status_code == 200
+
+
+def test_server_stops_when_its_kernel_restarts():
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        outputs = []
+        reply = client.execute_interactive(
+            "import helpers; server = helpers.start_server(); print(server.pid)",
+            output_hook=outputs.append, timeout=60,
+        )
+        assert reply["content"]["status"] == "ok"
+        pid = int(next(m["content"]["text"] for m in outputs if m["msg_type"] == "stream"))
+        assert _alive(pid)
+        manager.restart_kernel(now=True)
+        assert _wait_until_gone(pid), "the server outlived its kernel"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+# --- from a shell --------------------------------------------------------------------------
+
+
+def test_command_line_serves_until_stopped():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helpers.server", "--latency", "0.05", "--port", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        banner = process.stdout.readline()
+        assert "with a latency of 0.05 s" in banner
+        url = banner.split()[1]
+        assert url.startswith("http://127.0.0.1:")
+        assert requests.get(url, timeout=5).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_command_line_rejects_a_bad_latency():
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers.server", "--latency", "-1"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "latency must be from 0 to 60 seconds, got -1.0" in result.stderr
