@@ -53,6 +53,15 @@ def _check_run(run: Run) -> list[RequestRecord]:
     return sorted(run.records, key=lambda record: record.index)
 
 
+def _request_styles(records: Sequence[RequestRecord]) -> dict:
+    """Bar styles for requests: failed ones in vermillion and hatched, to read in greyscale too."""
+    return {
+        "color": [OK_COLOUR if record.ok else FAILED_COLOUR for record in records],
+        "hatch": [None if record.ok else FAILED_HATCH for record in records],
+        "linewidth": 0,
+    }
+
+
 def _failure_legend(ax: Axes, records: Sequence[RequestRecord], *handles) -> None:
     failed = [record for record in records if not record.ok]
     patches = list(handles)
@@ -77,9 +86,7 @@ def plot_requests(run: Run, ax: Axes | None = None) -> Axes:
         [record.index for record in records],
         [record.duration for record in records],
         width=0.8 if len(records) < 200 else 1.0,
-        color=[OK_COLOUR if record.ok else FAILED_COLOUR for record in records],
-        hatch=[None if record.ok else FAILED_HATCH for record in records],
-        linewidth=0,
+        **_request_styles(records),
     )
     total = ax.axhline(
         run.total, color=OKABE_ITO["black"], linestyle="--", linewidth=1.2,
@@ -107,9 +114,7 @@ def plot_timeline(run: Run, ax: Axes | None = None) -> Axes:
         [record.duration for record in records],
         left=[record.start for record in records],
         height=0.8 if len(records) < 200 else 1.0,
-        color=[OK_COLOUR if record.ok else FAILED_COLOUR for record in records],
-        hatch=[None if record.ok else FAILED_HATCH for record in records],
-        linewidth=0,
+        **_request_styles(records),
     )
     end = ax.axvline(
         run.total, color=OKABE_ITO["black"], linestyle=":", linewidth=1.2,
