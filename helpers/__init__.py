@@ -1,19 +1,22 @@
-"""Scaffolding for the notebooks: a local latency server and timing records.
+"""Scaffolding for the notebooks: a local latency server, timing records, and resource peaks.
 
 The charts live in ``helpers.plots`` (``from helpers.plots import plot_timeline``), kept out of
 this module so that the server's child process starts without importing matplotlib. Importing
 ``helpers`` changes nothing global: no plot settings, no event-loop patching, no server started.
 """
 
+from helpers.resources import ResourceUsage, track_resources
 from helpers.server import LatencyServer, ServerStats, start_server
 from helpers.timing import RequestRecord, Run, RunContext, timed_run
 
 __all__ = [
     "LatencyServer",
     "RequestRecord",
+    "ResourceUsage",
     "Run",
     "RunContext",
     "ServerStats",
     "start_server",
     "timed_run",
+    "track_resources",
 ]

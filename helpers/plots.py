@@ -1,4 +1,5 @@
-"""Charts of timed runs: time per request, totals side by side, and a timeline of every request.
+"""Charts of timed runs: time per request, totals side by side, a timeline of every request,
+totals as the work grows, and what the threads cost.
 
 Each function draws on the ``ax`` it is given (or on a new figure), returns that Axes, and
 never calls ``plt.show()`` or changes global settings. Colours come from the Okabe-Ito palette,
@@ -8,13 +9,14 @@ also hatched, so they show in greyscale too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from helpers.resources import ResourceUsage
 from helpers.timing import RequestRecord, Run
 
 # Okabe & Ito (2008), "Color Universal Design".
@@ -180,3 +182,80 @@ def plot_totals(
     if drawn:
         ax.legend(loc="upper right", fontsize="small")
     return ax
+
+
+def plot_sweep(
+    totals: Mapping[str, Mapping[int, float]],
+    ax: Axes | None = None,
+    *,
+    ideals: Mapping[str, Mapping[int, float]] | None = None,
+) -> Axes:
+    """Total time against the number of requests, one line per method, both axes logarithmic.
+
+    ``totals`` maps a method's label to its totals by request count. ``ideals`` maps the same
+    labels to the totals with no overhead, drawn dashed in the method's colour. On log-log axes
+    a total that grows in proportion to N is a straight line rising at 45 degrees, and one that
+    does not grow at all is flat, so the methods part ways at a glance.
+    """
+    if not totals:
+        raise ValueError("totals must hold at least one method, got none")
+    ideals = dict(ideals or {})
+    unknown = sorted(set(ideals) - set(totals))
+    if unknown:
+        raise ValueError(f"ideals has methods that totals lacks: {unknown}")
+    for label, points in [*totals.items(), *ideals.items()]:
+        if not points:
+            raise ValueError(f"{label!r} has no points to plot")
+        bad = {n: seconds for n, seconds in points.items() if n < 1 or seconds <= 0}
+        if bad:
+            raise ValueError(f"{label!r}: request counts must be >= 1 and totals > 0 on log axes, got {bad}")
+    ax = _axes(ax, (8, 5))
+    for i, (label, points) in enumerate(totals.items()):
+        colour = OKABE_ITO[RUN_COLOURS[i % len(RUN_COLOURS)]]
+        counts = sorted(points)
+        ax.plot(counts, [points[n] for n in counts], marker="o", color=colour, label=label)
+        if label in ideals:
+            ideal = ideals[label]
+            ideal_counts = sorted(ideal)
+            ax.plot(ideal_counts, [ideal[n] for n in ideal_counts], linestyle="--", linewidth=1, color=colour)
+    ax.plot([], [], linestyle="--", linewidth=1, color=OKABE_ITO["black"], label="ideal (same colour)")
+    ax.set(
+        xscale="log", yscale="log", xlabel="requests (N)", ylabel="total seconds",
+        title="total time as the work grows",
+    )
+    ax.grid(True, which="major", linewidth=0.5, alpha=0.5)
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def plot_resources(usages: Sequence[ResourceUsage], axes: Sequence[Axes] | None = None) -> tuple[Axes, Axes]:
+    """Two bar charts side by side: each block's peak thread count, and how much its memory grew."""
+    usages = list(usages)
+    if not usages:
+        raise ValueError("usages must hold at least one ResourceUsage, got none")
+    for usage in usages:
+        if not isinstance(usage, ResourceUsage):
+            raise TypeError(f"usages must be ResourceUsage from track_resources(), got {type(usage).__name__}")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(max(6, 3.2 * len(usages)), 3.5), layout="constrained")
+    if len(axes) != 2 or not all(isinstance(ax, Axes) for ax in axes):
+        raise TypeError("axes must be two matplotlib Axes (threads, memory) or None")
+    threads_ax, memory_ax = axes
+    positions = range(len(usages))
+    labels = [usage.label for usage in usages]
+    colours = [OKABE_ITO[RUN_COLOURS[i % len(RUN_COLOURS)]] for i in positions]
+    for ax, values, unit, title in (
+        (threads_ax, [usage.peak_threads for usage in usages], "{:,.0f}", "peak threads in the process"),
+        (memory_ax, [usage.memory_growth_mib for usage in usages], "+{:.1f} MiB", "memory growth (RSS)"),
+    ):
+        ax.bar(positions, values, color=colours, width=0.6)
+        for position, value in zip(positions, values):
+            ax.annotate(
+                unit.format(value), (position, max(value, 0)), xytext=(0, 3), textcoords="offset points",
+                ha="center", va="bottom", fontsize="small",
+            )
+        ax.set_xticks(list(positions), labels)
+        ax.set(title=title, ylim=(0, max(max(values), 1) * 1.2))
+    threads_ax.set_ylabel("threads")
+    memory_ax.set_ylabel("MiB")
+    return threads_ax, memory_ax

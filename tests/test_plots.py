@@ -5,8 +5,10 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 
-from helpers import Run, RunContext, RequestRecord
-from helpers.plots import FAILED_COLOUR, OK_COLOUR, plot_requests, plot_timeline, plot_totals
+from helpers import RequestRecord, ResourceUsage, Run, RunContext
+from helpers.plots import (
+    FAILED_COLOUR, OK_COLOUR, plot_requests, plot_resources, plot_sweep, plot_timeline, plot_totals,
+)
 
 
 def make_run(label: str, n: int, *, parallel: bool, failed: frozenset = frozenset()) -> Run:
@@ -104,3 +106,56 @@ def test_plots_refuse_wrong_arguments():
         plot_totals([run], ideals=[1.0, 2.0])
     with pytest.raises(ValueError, match="ideals must be >= 0 seconds"):
         plot_totals([run], ideals=[-1.0])
+
+
+# --- the sweep and the resource charts ---------------------------------------------------------
+
+SWEEP = {
+    "sync": {1: 0.3, 10: 3.0, 100: 30.0},
+    "native async": {1: 0.3, 10: 0.31, 100: 0.33},
+}
+
+
+def test_plot_sweep_draws_a_line_per_method_and_dashed_ideals_on_log_axes():
+    ideals = {"sync": {1: 0.3, 10: 3.0, 100: 30.0}}
+    ax = plot_sweep(SWEEP, ideals=ideals)
+    solid = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--" and len(line.get_xdata())]
+    assert [list(line.get_ydata()) for line in solid] == [[0.3, 3.0, 30.0], [0.3, 0.31, 0.33]]
+    assert len(dashed) == 1 and dashed[0].get_color() == solid[0].get_color()
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["sync", "native async", "ideal (same colour)"]
+
+
+@pytest.mark.parametrize(
+    "totals, ideals, message",
+    [
+        ({}, None, "at least one method"),
+        ({"sync": {}}, None, "'sync' has no points"),
+        ({"sync": {0: 0.3}}, None, "request counts must be >= 1"),
+        ({"sync": {1: 0.0}}, None, "totals > 0 on log axes"),
+        (SWEEP, {"pool": {1: 0.3}}, r"ideals has methods that totals lacks: \['pool'\]"),
+    ],
+)
+def test_plot_sweep_refuses_what_it_cannot_draw(totals, ideals, message):
+    with pytest.raises(ValueError, match=message):
+        plot_sweep(totals, ideals=ideals)
+
+
+def test_plot_resources_draws_threads_and_memory_for_each_usage():
+    usages = [ResourceUsage("coroutines", 3, 3, 4.5), ResourceUsage("threads", 3, 1003, 38.0)]
+    threads_ax, memory_ax = plot_resources(usages)
+    assert [bar.get_height() for bar in threads_ax.patches] == [3, 1003]
+    assert [bar.get_height() for bar in memory_ax.patches] == pytest.approx([4.5, 38.0])
+    assert [label.get_text() for label in memory_ax.get_xticklabels()] == ["coroutines", "threads"]
+    assert "+38.0 MiB" in [text.get_text() for text in memory_ax.texts]
+
+
+def test_plot_resources_refuses_what_it_cannot_draw():
+    with pytest.raises(ValueError, match="at least one ResourceUsage"):
+        plot_resources([])
+    with pytest.raises(TypeError, match="got dict"):
+        plot_resources([{"threads": 3}])
+    _, ax = plt.subplots()
+    with pytest.raises(TypeError, match="two matplotlib Axes"):
+        plot_resources([ResourceUsage("x", 1, 1, 0.0)], axes=[ax])
