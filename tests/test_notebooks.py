@@ -2,7 +2,8 @@
 
 Parameters are injected into each notebook's `parameters` cell by papermill, and the notebook
 is executed by nbclient, which honours the `raises-exception` tag that lets a demonstrated
-error show its real message without stopping "Run All".
+error show its real message without stopping "Run All". Sliders are moved the way JupyterLab
+moves them: by a comm message to the widget's model, sent on the kernel's shell channel.
 """
 
 import math
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import nbformat.v4
 import papermill
 import pytest
 from nbclient import NotebookClient
@@ -20,6 +22,9 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 N_REQUESTS, LATENCY = 12, 0.1
 SMALL = {"N_REQUESTS": N_REQUESTS, "LATENCY": LATENCY}
+SWEEP = [1, 3, N_REQUESTS]
+BIG_N = 200
+EXTRA = {"05_scaling.ipynb": {"SWEEP": SWEEP, "SYNC_MAX": N_REQUESTS, "BIG_N": BIG_N, "JITTER": 0.2}}
 EXPECTED_ERRORS = {  # the error each raises-exception cell must show, in order
     "03_event_loop.ipynb": ["RuntimeError", "RuntimeError"],
     "04_keyword_wrapper.ipynb": ["TypeError"],
@@ -29,23 +34,58 @@ EXPECTED_CHARTS = {
     "02_coroutines.ipynb": 5,
     "03_event_loop.ipynb": 1,
     "04_keyword_wrapper.ipynb": 2,
+    "05_scaling.ipynb": 6,
 }
 
 
-def execute(path: Path, tmp_path: Path, *, passes: int = 1, solved: bool = False) -> nbformat.NotebookNode:
-    """Run a notebook with the small parameters, ``passes`` times in one kernel, and return it."""
+def execute(path: Path, tmp_path: Path, *, passes: int = 1, solved: bool = False, then=None) -> nbformat.NotebookNode:
+    """Run a notebook with the small parameters, ``passes`` times in one kernel, and return it.
+
+    ``then(client, notebook)``, if given, runs afterwards in the same kernel (see ``run_code``).
+    """
     prepared = tmp_path / path.name
-    papermill.execute_notebook(str(path), str(prepared), parameters=SMALL, prepare_only=True, progress_bar=False)
+    parameters = {**SMALL, **EXTRA.get(path.name, {})}
+    papermill.execute_notebook(str(path), str(prepared), parameters=parameters, prepare_only=True, progress_bar=False)
     notebook = nbformat.read(prepared, as_version=4)
     if solved:
         swap_in_solutions(notebook)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     with client.setup_kernel():
         for _ in range(passes):
-            for index, cell in enumerate(notebook.cells):
+            for index, cell in enumerate(list(notebook.cells)):
                 if cell.cell_type == "code":
                     client.execute_cell(cell, index)
+        if then is not None:
+            then(client, notebook)
+        client.set_widgets_metadata()
     return notebook
+
+
+def run_code(client: NotebookClient, notebook: nbformat.NotebookNode, source: str) -> str:
+    """Run one more cell in the notebook's kernel and return what it printed; fail on an error."""
+    cell = nbformat.v4.new_code_cell(source)
+    notebook.cells.append(cell)
+    client.execute_cell(cell, len(notebook.cells) - 1)
+    errors = [f"{output.ename}: {output.evalue}" for output in cell.outputs if output.output_type == "error"]
+    assert errors == [], f"{errors} from\n{source}"
+    return "".join(output.get("text", "") for output in cell.outputs)
+
+
+def move_slider(client: NotebookClient, notebook: nbformat.NotebookNode, name: str, value: float) -> None:
+    """Send the comm message a front end sends when the slider ``name`` is released at ``value``."""
+    model_id = run_code(client, notebook, f"print({name}.model_id)").strip()
+    update = {"method": "update", "state": {"value": value}, "buffer_paths": []}
+    client.kc.shell_channel.send(client.kc.session.msg("comm_msg", {"comm_id": model_id, "data": update}))
+
+
+def widget_images(notebook: nbformat.NotebookNode) -> int:
+    """How many charts the notebook's Output widgets hold, as saved in its widget state."""
+    state = notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return sum(
+        "image/png" in output.get("data", {})
+        for model in state.get("state", {}).values() if model.get("model_name") == "OutputModel"
+        for output in model["state"].get("outputs", [])
+    )
 
 
 def swap_in_solutions(notebook: nbformat.NotebookNode) -> None:
@@ -90,8 +130,8 @@ def executed(tmp_path_factory):
 # --- every notebook ----------------------------------------------------------------------------
 
 
-def test_the_series_has_the_four_core_notebooks_in_order():
-    assert [path.name for path in ALL][:4] == list(EXPECTED_CHARTS)
+def test_the_series_has_its_notebooks_in_order():
+    assert [path.name for path in ALL] == list(EXPECTED_CHARTS)
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda path: path.name)
@@ -220,3 +260,67 @@ def test_04_timeouts_are_real_and_marked(executed):
     assert "a moment later: ServerStats(served=1, rejected=0, in_flight=0" in text
     headers = number(r"stream=True:  returned after ([\d.]+) s", text)
     assert headers < LATENCY + 0.2
+
+
+def test_05_sweep_has_the_shape_of_each_method(executed):
+    text = text_of(executed("05_scaling.ipynb"))
+    rows = {int(n): [float(total) for total in totals] for n, totals in
+            ((match[0], re.findall(r"([\d.]+) s \(", match[1])) for match in
+             re.findall(r"^ +(\d+) \|(.*)$", text, re.MULTILINE))}
+    assert sorted(rows) == SWEEP
+    sync, default, sized, native = zip(*(rows[n] for n in SWEEP))
+    # Sync grows about linearly: N x latency, each point within a generous margin.
+    for n, total in zip(SWEEP, sync):
+        assert n * LATENCY * 0.95 <= total < n * LATENCY * 1.5 + 0.3
+    assert sync[-1] / sync[0] > 0.6 * SWEEP[-1] / SWEEP[0]
+    # The default pool grows in waves; the native client stays near one latency.
+    waves = math.ceil(SWEEP[-1] / min(32, os.cpu_count() + 4))
+    assert default[-1] >= waves * LATENCY * 0.95
+    assert native[-1] < LATENCY * 1.5 + 0.3
+    assert native[-1] < sync[-1] / 3
+
+
+def test_05_tail_politeness_threads_and_a_native_client_at_scale(executed):
+    text = text_of(executed("05_scaling.ipynb"))
+    # With jitter, the total follows the slowest request, well above the mean.
+    slowest = number(r"slowest ([\d.]+) s", text)
+    mean = number(r"mean ([\d.]+) s", text)
+    total = number(r"async total ([\d.]+) s", text)
+    assert slowest <= total < slowest + 0.15 and total > mean
+    # The semaphore caps what the server sees.
+    assert "server peak: 5 requests at once" in text
+    assert f"{N_REQUESTS} requests, at most 5 at once: {math.ceil(N_REQUESTS / 5)} waves" in text
+    # Threads against coroutines: the pool adds threads, the coroutines none.
+    coroutines = re.search(rf"{BIG_N} coroutines: peak (\d+) threads \((\d+) before\), memory \+([\d.]+) MiB; total ([\d.]+) s", text)
+    threads = re.search(rf"{BIG_N} threads: peak (\d+) threads \((\d+) before\), memory \+([\d.]+) MiB; total ([\d.]+) s", text)
+    assert coroutines and threads, text
+    assert int(coroutines[1]) - int(coroutines[2]) <= 2
+    assert int(threads[1]) - int(threads[2]) >= BIG_N // 2
+    assert float(threads[3]) > float(coroutines[3])
+    # The native client stays near one latency at the largest count tested.
+    assert float(coroutines[4]) < LATENCY * 2 + 0.3
+    assert re.search(rf"{BIG_N // 2} requests: aiohttp +[\d.]+ s, httpx +[\d.]+ s", text)
+    assert re.search(r"Python [\d.]+: 12 requests, statuses \[200\]", text)
+
+
+LIVE = {  # notebook: the code that prints what the live charts show once the slider has moved
+    "01_sync_loop.ipynb": "print(live_run.n_requests, live_run.total)",
+    "02_coroutines.ipynb": "await live\nprint(live.result()[0].n_requests, live.result()[0].total)",
+    "05_scaling.ipynb": "await live\nprint(live.result()[1].n_requests, live.result()[1].total)",
+}
+
+
+@pytest.mark.parametrize("name", list(LIVE))
+def test_moving_the_slider_reruns_the_requests_and_redraws(tmp_path, name):
+    moved = {}
+
+    def slide(client, notebook):
+        move_slider(client, notebook, "count", 3)
+        moved["n"], moved["total"] = run_code(client, notebook, LIVE[name]).split()
+
+    notebook = execute(NOTEBOOKS / name, tmp_path, then=slide)
+    assert int(moved["n"]) == 3
+    # 01's sync loop takes 3 latencies; the async pools and aiohttp about one.
+    ideal = 3 * LATENCY if name.startswith("01") else LATENCY
+    assert ideal * 0.95 <= float(moved["total"]) < ideal * 1.5 + 0.3
+    assert widget_images(notebook) >= 1  # the first drawing, in the Output widget
