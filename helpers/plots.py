@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, StrMethodFormatter
 
 from helpers.resources import ResourceUsage
 from helpers.timing import RequestRecord, Run
@@ -223,6 +223,18 @@ def plot_sweep(
         xscale="log", yscale="log", xlabel="requests (N)", ylabel="total seconds",
         title="total time as the work grows",
     )
+    # Plain numbers (0.3, 10, 200), not powers of ten: a tick at each request count measured,
+    # and seconds labelled between the decades: at 2, 3 and 5 when the axis spans two decades
+    # or fewer, at 3 alone when it spans more.
+    plain = StrMethodFormatter("{x:g}")
+    ax.set_xticks(sorted({n for points in totals.values() for n in points}))
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    seconds = [value for points in [*totals.values(), *ideals.values()] for value in points.values()]
+    ax.yaxis.set_major_formatter(plain)
+    subs = (2.0, 3.0, 5.0) if max(seconds) / min(seconds) <= 100 else (3.0,)
+    ax.yaxis.set_minor_locator(LogLocator(subs=subs))
+    ax.yaxis.set_minor_formatter(plain)
     ax.grid(True, which="major", linewidth=0.5, alpha=0.5)
     ax.legend(loc="upper left", fontsize="small")
     return ax
