@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from types import TracebackType
 
 import psutil
 
@@ -83,12 +82,7 @@ class ResourceTracker:
         self._sampler.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._done.set()
         self._sampler.join()
         threads, rss = self._read()  # one last reading, in case the block was shorter than a sample
