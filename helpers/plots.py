@@ -44,6 +44,23 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     return ax
 
 
+def _run_colour(i: int) -> str:
+    """The colour of the i-th run or method on a chart, cycling through the palette."""
+    return OKABE_ITO[RUN_COLOURS[i % len(RUN_COLOURS)]]
+
+
+def _noted_bars(ax: Axes, labels: Sequence[str], values: Sequence[float], notes: Sequence[str]) -> None:
+    """A bar per label, each in its run's colour with its note written just above it."""
+    positions = range(len(values))
+    ax.bar(positions, values, color=[_run_colour(i) for i in positions], width=0.6)
+    for position, value, note in zip(positions, values, notes):
+        ax.annotate(
+            note, (position, max(value, 0)), xytext=(0, 3), textcoords="offset points",
+            ha="center", va="bottom", fontsize="small",
+        )
+    ax.set_xticks(list(positions), labels)
+
+
 def _check_run(run: Run) -> list[RequestRecord]:
     """The run's records in request order, or a clear error if there is nothing to draw."""
     if not isinstance(run, Run):
@@ -158,15 +175,10 @@ def plot_totals(
     ax = _axes(ax, (max(4, 1.8 * len(runs)), 3.5))
     positions = range(len(runs))
     totals = [run.total for run in runs]
-    colours = [OKABE_ITO[RUN_COLOURS[i % len(RUN_COLOURS)]] for i in positions]
-    ax.bar(positions, totals, color=colours, width=0.6)
     baseline = totals[0]
-    for position, total in zip(positions, totals):
-        note = f"{total:.2f} s" if position == 0 else f"{total:.2f} s\n{baseline / total:.1f}x faster"
-        ax.annotate(
-            note, (position, total), xytext=(0, 3), textcoords="offset points",
-            ha="center", va="bottom", fontsize="small",
-        )
+    notes = [f"{total:.2f} s" if position == 0 else f"{total:.2f} s\n{baseline / total:.1f}x faster"
+             for position, total in zip(positions, totals)]
+    _noted_bars(ax, [run.label for run in runs], totals, notes)
     drawn = [ideal for ideal in ideals if ideal is not None]
     labelled = False
     for position, ideal in zip(positions, ideals):
@@ -177,7 +189,6 @@ def plot_totals(
             linestyle="--", linewidth=1.2, label=None if labelled else "ideal",
         )
         labelled = True
-    ax.set_xticks(list(positions), [run.label for run in runs])
     ax.set(ylabel="total seconds", ylim=(0, max(totals + drawn) * 1.3), title="total time per run")
     if drawn:
         ax.legend(loc="upper right", fontsize="small")
@@ -211,7 +222,7 @@ def plot_sweep(
             raise ValueError(f"{label!r}: request counts must be >= 1 and totals > 0 on log axes, got {bad}")
     ax = _axes(ax, (8, 5))
     for i, (label, points) in enumerate(totals.items()):
-        colour = OKABE_ITO[RUN_COLOURS[i % len(RUN_COLOURS)]]
+        colour = _run_colour(i)
         counts = sorted(points)
         ax.plot(counts, [points[n] for n in counts], marker="o", color=colour, label=label)
         if label in ideals:
@@ -253,20 +264,12 @@ def plot_resources(usages: Sequence[ResourceUsage], axes: Sequence[Axes] | None 
     if len(axes) != 2 or not all(isinstance(ax, Axes) for ax in axes):
         raise TypeError("axes must be two matplotlib Axes (threads, memory) or None")
     threads_ax, memory_ax = axes
-    positions = range(len(usages))
     labels = [usage.label for usage in usages]
-    colours = [OKABE_ITO[RUN_COLOURS[i % len(RUN_COLOURS)]] for i in positions]
     for ax, values, unit, title in (
         (threads_ax, [usage.peak_threads for usage in usages], "{:,.0f}", "peak threads in the process"),
         (memory_ax, [usage.memory_growth_mib for usage in usages], "+{:.1f} MiB", "memory growth (RSS)"),
     ):
-        ax.bar(positions, values, color=colours, width=0.6)
-        for position, value in zip(positions, values):
-            ax.annotate(
-                unit.format(value), (position, max(value, 0)), xytext=(0, 3), textcoords="offset points",
-                ha="center", va="bottom", fontsize="small",
-            )
-        ax.set_xticks(list(positions), labels)
+        _noted_bars(ax, labels, values, [unit.format(value) for value in values])
         ax.set(title=title, ylim=(0, max(max(values), 1) * 1.2))
     threads_ax.set_ylabel("threads")
     memory_ax.set_ylabel("MiB")

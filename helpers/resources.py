@@ -93,12 +93,9 @@ class ResourceTracker:
             memory_growth_mib=(max(self._peak_rss, rss) - self._rss_before) / MIB,
         )
 
-    def __str__(self) -> str:
-        return str(self.usage) if self.usage else f"{self.label}: still running"
-
 
 def track_resources(label: str, *, interval: float = 0.005) -> ResourceTracker:
-    """A tracker to use as ``with track_resources(label) as tracker:``; read ``tracker.usage`` after.
+    """A tracker to use as ``with track_resources(label) as tracked:``; read ``tracked.usage`` after.
 
     ``interval`` is the time between samples in seconds: short enough to catch a peak that lasts
     one request's latency, long enough that the sampler itself costs next to nothing.
