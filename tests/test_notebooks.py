@@ -68,7 +68,7 @@ def run_code(client: NotebookClient, notebook: nbformat.NotebookNode, source: st
     client.execute_cell(cell, len(notebook.cells) - 1)
     errors = [f"{output.ename}: {output.evalue}" for output in cell.outputs if output.output_type == "error"]
     assert errors == [], f"{errors} from\n{source}"
-    return "".join(output.get("text", "") for output in cell.outputs)
+    return printed(cell)
 
 
 def move_slider(client: NotebookClient, notebook: nbformat.NotebookNode, name: str, value: float) -> None:
@@ -94,6 +94,11 @@ def swap_in_solutions(notebook: nbformat.NotebookNode) -> None:
         if "exercise" in cell.metadata.get("tags", []):
             solution = re.search(r"```python\n(.*?)```", notebook.cells[index + 1].source, re.DOTALL)
             cell.source = solution.group(1)
+
+
+def printed(cell: nbformat.NotebookNode) -> str:
+    """What one code cell printed."""
+    return "".join(output.get("text", "") for output in cell.outputs)
 
 
 def text_of(notebook: nbformat.NotebookNode) -> str:
@@ -176,15 +181,15 @@ def test_notebook_runs_clean_and_draws_its_charts(executed, name):
 def test_check_cells_say_not_yet_for_the_starters(executed, name):
     checks = tagged(executed(name), "check")
     for cell in checks:
-        assert "Not yet" in "".join(output.get("text", "") for output in cell.outputs), cell.source
+        assert "Not yet" in printed(cell), cell.source
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_CHARTS))
 def test_solutions_pass_their_checks(tmp_path, name):
     notebook = execute(NOTEBOOKS / name, tmp_path, solved=True)
     for cell in tagged(notebook, "check"):
-        printed = "".join(output.get("text", "") for output in cell.outputs)
-        assert printed.startswith("Correct"), f"{printed!r} from\n{cell.source}"
+        said = printed(cell)
+        assert said.startswith("Correct"), f"{said!r} from\n{cell.source}"
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_CHARTS))
