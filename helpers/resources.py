@@ -68,10 +68,18 @@ class ResourceTracker:
         return threads - (1 if self._sampler.is_alive() else 0), rss
 
     def _sample(self) -> None:
-        while not self._done.is_set():
+        """Read until the block ends, then once more: a block shorter than a sample is still seen.
+
+        The last reading is taken here, by the sampler, and not after ``join()``: a joined thread
+        may still exist in the operating system for a moment, and would be counted.
+        """
+        while True:
+            ending = self._done.is_set()
             threads, rss = self._read()
             self._peak_threads = max(self._peak_threads, threads)
             self._peak_rss = max(self._peak_rss, rss)
+            if ending:
+                return
             self._done.wait(self.interval)
 
     def __enter__(self) -> ResourceTracker:
@@ -85,12 +93,11 @@ class ResourceTracker:
     def __exit__(self, *exc_info: object) -> None:
         self._done.set()
         self._sampler.join()
-        threads, rss = self._read()  # one last reading, in case the block was shorter than a sample
         self.usage = ResourceUsage(
             label=self.label,
             threads_before=self._threads_before,
-            peak_threads=max(self._peak_threads, threads),
-            memory_growth_mib=(max(self._peak_rss, rss) - self._rss_before) / MIB,
+            peak_threads=self._peak_threads,
+            memory_growth_mib=(self._peak_rss - self._rss_before) / MIB,
         )
 
 
