@@ -1,4 +1,5 @@
-"""Scaffolding for the notebooks: a local latency server, timing records, and resource peaks.
+"""Scaffolding for the notebooks: a local latency server, timing records, resource peaks, and
+traces of the event loop.
 
 The charts live in ``helpers.plots`` (``from helpers.plots import plot_timeline``), kept out of
 this module so that the server's child process starts without importing matplotlib. Importing
@@ -8,15 +9,20 @@ this module so that the server's child process starts without importing matplotl
 from helpers.resources import ResourceUsage, track_resources
 from helpers.server import LatencyServer, ServerStats, start_server
 from helpers.timing import RequestRecord, Run, RunContext, timed_run
+from helpers.trace import LoopTrace, TaskTrace, ThreadCall, trace_loop
 
 __all__ = [
     "LatencyServer",
+    "LoopTrace",
     "RequestRecord",
     "ResourceUsage",
     "Run",
     "RunContext",
     "ServerStats",
+    "TaskTrace",
+    "ThreadCall",
     "start_server",
     "timed_run",
+    "trace_loop",
     "track_resources",
 ]
