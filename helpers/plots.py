@@ -1,5 +1,6 @@
 """Charts of timed runs: time per request, totals side by side, a timeline of every request,
-totals as the work grows, and what the threads cost.
+totals as the work grows, and what the threads cost. Charts of loop traces: a swimlane per task
+under the loop thread's own lane, and each thread call's wait for a thread and its time in flight.
 
 Each function draws on the ``ax`` it is given (or on a new figure), returns that Axes, and
 never calls ``plt.show()`` or changes global settings. Colours come from the Okabe-Ito palette,
@@ -18,6 +19,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, StrMethodF
 
 from helpers.resources import ResourceUsage
 from helpers.timing import RequestRecord, Run
+from helpers.trace import LoopTrace, ThreadCall
 
 # Okabe & Ito (2008), "Color Universal Design".
 OKABE_ITO = {
@@ -72,7 +74,7 @@ def _check_run(run: Run) -> list[RequestRecord]:
     return sorted(run.records, key=lambda record: record.index)
 
 
-def _request_styles(records: Sequence[RequestRecord]) -> dict:
+def _request_styles(records: Sequence[RequestRecord | ThreadCall]) -> dict:
     """Bar styles for requests: failed ones in vermillion and hatched, to read in greyscale too."""
     return {
         "color": [OK_COLOUR if record.ok else FAILED_COLOUR for record in records],
@@ -81,7 +83,7 @@ def _request_styles(records: Sequence[RequestRecord]) -> dict:
     }
 
 
-def _failure_legend(ax: Axes, records: Sequence[RequestRecord], *handles) -> None:
+def _failure_legend(ax: Axes, records: Sequence[RequestRecord | ThreadCall], *handles) -> None:
     failed = [record for record in records if not record.ok]
     patches = list(handles)
     if failed:
@@ -274,3 +276,159 @@ def plot_resources(usages: Sequence[ResourceUsage], axes: Sequence[Axes] | None 
     threads_ax.set_ylabel("threads")
     memory_ax.set_ylabel("MiB")
     return threads_ax, memory_ax
+
+
+# --- loop traces -------------------------------------------------------------------------------
+
+# What a lane shows, in the order of the legend: the task runs (black, like the loop thread's
+# own lane when it is busy), or waits, in a colour for each kind of wait (see helpers.trace).
+TRACE_STYLES = {
+    "run": (OKABE_ITO["black"], "runs on the loop thread"),
+    "ready": (OKABE_ITO["vermillion"], "ready, waiting for the loop thread"),
+    "queued": (OKABE_ITO["orange"], "waiting for a free worker thread"),
+    "thread": (OKABE_ITO["blue"], "in a worker thread (requests.get: the server)"),
+    "lock": (OKABE_ITO["purple"], "waiting for a lock or semaphore"),
+    "sleep": (OKABE_ITO["sky_blue"], "asleep (asyncio.sleep)"),
+    "other": (OKABE_ITO["green"], "waiting for sockets or other tasks"),
+}
+NAMED_LANES = 20  # up to this many lanes, each is labelled with its name; beyond, by number
+
+Segment = tuple[float, float, str]  # start, end, kind
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
+
+
+def _check_trace(trace: LoopTrace) -> LoopTrace:
+    if not isinstance(trace, LoopTrace):
+        raise TypeError(f"trace must be a LoopTrace from trace_loop(), got {type(trace).__name__}")
+    if trace.duration is None:
+        raise ValueError("the trace has not finished; plot it after its with-block")
+    return trace
+
+
+def _bars(ax: Axes, bars: Sequence[tuple[float, float, float]], height: float, **style) -> None:
+    """Horizontal bars from (row, start, end) triples, all in one style."""
+    rows, starts, ends = zip(*bars)
+    ax.barh(rows, [end - start for start, end in zip(starts, ends)], left=starts, height=height, **style)
+
+
+def _call_segments(call: ThreadCall, end: float) -> list[Segment]:
+    """A thread call's wait for a worker thread, then its time in one; cut at ``end`` if unfinished."""
+    started = end if call.started is None else call.started
+    segments = [(call.queued, started, "queued")]
+    if call.started is not None:
+        segments.append((started, end if call.finished is None else call.finished, "thread"))
+    return segments
+
+
+def _trace_lanes(trace: LoopTrace) -> list[tuple[str, list[Segment]]]:
+    """A lane per task, and per thread call that no traced task awaited, in the order they began."""
+    lanes = [
+        (task.created, f"{task.name} {task.coroutine}",
+         [(span.start, span.end, "run") for span in task.slices] + [(w.start, w.end, w.kind) for w in task.waits])
+        for task in trace.tasks
+    ]
+    lanes += [
+        (call.queued, f"{call.name} (thread call)", _call_segments(call, trace.duration))
+        for call in trace.calls if call.task is None
+    ]
+    lanes.sort(key=lambda lane: lane[0])
+    return [(label, segments) for _, label, segments in lanes]
+
+
+def _lane_ticks(labels: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Every lane named when there are few; a few lanes numbered when there are many."""
+    if len(labels) <= NAMED_LANES:
+        return list(range(len(labels))), list(labels)
+    last = len(labels) - 1
+    rows = [int(row) for row in MaxNLocator(nbins=10, integer=True).tick_values(0, last) if 0 <= row <= last]
+    return rows, [str(row) for row in rows]
+
+
+def plot_swimlanes(trace: LoopTrace, ax: Axes | None = None) -> Axes:
+    """A lane per task under a lane for the loop thread: who runs on the loop, and who waits for what.
+
+    A task's lane is black while it runs on the loop thread and coloured while it waits, one
+    colour per kind of wait; the loop's lane is black while the loop thread is busy. Only one
+    task can be black at a time, and only while the loop is: a long black stretch is code that
+    never yields, and every other lane stalls under it. Thread calls that no traced task awaited
+    (the post's futures, handed straight to ``gather``) get a lane of their own. Steps too short
+    to see at the chart's scale are drawn a hairline wide, so that each one shows.
+    """
+    trace = _check_trace(trace)
+    lanes = _trace_lanes(trace)
+    if not lanes:
+        raise ValueError("the trace has no tasks or thread calls to plot: did the block start any?")
+    n = len(lanes)
+    ax = _axes(ax, (9, min(2.5 + 0.18 * n, 8)))
+    height = 0.8 if n < 50 else 1.0
+    for kind, (colour, label) in TRACE_STYLES.items():
+        bars = [(row, start, end) for row, (_, segments) in enumerate(lanes)
+                for start, end, segment_kind in segments if segment_kind == kind]
+        if bars:
+            hairline = kind == "run"
+            _bars(ax, bars, height, color=colour, label=label,
+                  edgecolor=colour if hairline else "none", linewidth=0.5 if hairline else 0)
+    # The loop's lane sits above the tasks and grows with them, so that it stays readable at 200.
+    loop_height = max(height, n / 12)
+    loop_row = -0.5 - n / 40 - loop_height / 2 - 0.5
+    busy_colour, _ = TRACE_STYLES["run"]
+    if trace.loop_busy:
+        _bars(ax, [(loop_row, span.start, span.end) for span in trace.loop_busy], loop_height,
+              color=busy_colour, edgecolor=busy_colour, linewidth=0.5)
+    rows, labels = _lane_ticks([label for label, _ in lanes])
+    ax.set_yticks([loop_row, *rows], ["loop thread", *labels], fontsize="small")
+    ax.set_ylim(n - 1 + 0.6, loop_row - loop_height / 2 - 0.3)  # the loop on top, then lane 0
+    ax.set_xlim(0, trace.duration * 1.02)
+    loose = n - len(trace.tasks)
+    title = f"inside the event loop: {_count(len(trace.tasks), 'task')}"
+    if loose:
+        title += f", {_count(loose, 'thread call')}"
+    ax.set(xlabel="seconds since the trace began", title=title)
+    if n > NAMED_LANES:
+        ax.set_ylabel("lanes, in the order they began")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", title="a task's lane is")
+    return ax
+
+
+def plot_request_phases(trace: LoopTrace, ax: Axes | None = None) -> Axes:
+    """A bar per thread call in two parts: queued for a worker thread, then in flight in one.
+
+    Where ``plot_timeline`` draws one bar per request, this splits it where a thread picked the
+    call up: with a pool smaller than the work, the first part grows wave by wave while the
+    second stays the server's latency. Calls run in the order queued, call 0 at the top.
+    """
+    trace = _check_trace(trace)
+    if not trace.calls:
+        raise ValueError("the trace has no thread calls to plot: use run_in_executor or asyncio.to_thread in its block")
+    calls = sorted(trace.calls, key=lambda call: call.queued)
+    ax = _axes(ax, (8, min(2 + 0.18 * len(calls), 8)))
+    height = 0.8 if len(calls) < 200 else 1.0
+    queued, in_flight, flown = [], [], []
+    for row, call in enumerate(calls):
+        (start, end, _), *started = _call_segments(call, trace.duration)
+        queued.append((row, start, end))
+        in_flight += [(row, start, end) for start, end, _ in started]
+        flown += [call] * len(started)
+    queued_colour, _ = TRACE_STYLES["queued"]
+    _bars(ax, queued, height, color=queued_colour, linewidth=0)
+    if in_flight:
+        _bars(ax, in_flight, height, **_request_styles(flown))
+    end = ax.axvline(
+        trace.duration, color=OKABE_ITO["black"], linestyle=":", linewidth=1.2,
+        label=f"trace ends: {trace.duration:.2f} s",
+    )
+    ax.set(
+        xlabel="seconds since the trace began", ylabel="call, in the order queued",
+        title=f"{_count(len(calls), 'thread call')}: queued for a thread, then in flight",
+    )
+    ax.set_xlim(0, trace.duration * 1.05)
+    ax.set_ylim(len(calls) - 1 + 0.6, -0.6)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _failure_legend(
+        ax, calls, Patch(facecolor=queued_colour, label="queued for a worker thread"),
+        Patch(facecolor=OK_COLOUR, label="in flight in the thread"), end,
+    )
+    return ax

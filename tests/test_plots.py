@@ -1,14 +1,20 @@
 """Charts: what each draws, for one request and for a thousand, and what it refuses."""
 
+import asyncio
+import dataclasses
+import time
+
 import matplotlib.pyplot as plt
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 
-from helpers import RequestRecord, ResourceUsage, Run, RunContext
+from helpers import LoopTrace, RequestRecord, ResourceUsage, Run, RunContext, TaskTrace, ThreadCall
 from helpers.plots import (
-    FAILED_COLOUR, OK_COLOUR, plot_requests, plot_resources, plot_sweep, plot_timeline, plot_totals,
+    FAILED_COLOUR, OK_COLOUR, TRACE_STYLES, plot_request_phases, plot_requests, plot_resources, plot_sweep,
+    plot_swimlanes, plot_timeline, plot_totals,
 )
+from helpers.trace import Span, Wait, trace_loop
 
 
 def make_run(label: str, n: int, *, parallel: bool, failed: frozenset = frozenset()) -> Run:
@@ -159,3 +165,108 @@ def test_plot_resources_refuses_what_it_cannot_draw():
     _, ax = plt.subplots()
     with pytest.raises(TypeError, match="two matplotlib Axes"):
         plot_resources([ResourceUsage("x", 1, 1, 0.0)], axes=[ax])
+
+
+# --- loop traces -------------------------------------------------------------------------------
+
+def make_trace(n: int, *, workers: int = 6, failed: frozenset = frozenset()) -> LoopTrace:
+    """A finished trace with made-up times: n tasks, each a call of 0.1 s on a pool of ``workers``.
+
+    Each task runs 1 ms, waits for a thread (1 ms, then wave by wave), 0.1 s in it, then runs 1 ms.
+    """
+    trace = LoopTrace()
+    for i in range(n):
+        started = 0.002 + 0.1 * (i // workers)
+        finished = started + 0.1
+        name = f"Task-{i}"
+        trace.tasks.append(TaskTrace(
+            name, "fetch", 0.0, finished + 0.001,
+            slices=(Span(0.0, 0.001), Span(finished, finished + 0.001)),
+            waits=(Wait(0.001, started, "queued"), Wait(started, finished, "thread")),
+        ))
+        error = "ConnectionError" if i in failed else None
+        trace.calls.append(ThreadCall("get", 0.001, started, finished, "worker", name, error))
+    trace.loop_busy = [Span(0.0, 0.002)]
+    trace.duration = trace.tasks[-1].ended
+    return trace
+
+
+def colours_of(ax) -> list[str]:
+    return [to_hex(bar.get_facecolor()) for bar in ax.patches]
+
+
+@pytest.mark.parametrize("n", [1, 200])
+def test_plot_swimlanes_draws_a_lane_per_task_under_the_loop_lane(n):
+    trace = make_trace(n)
+    ax = plot_swimlanes(trace)
+    colours = colours_of(ax)
+    black, orange, blue = (to_hex(TRACE_STYLES[kind][0]) for kind in ("run", "queued", "thread"))
+    assert colours.count(black) == 2 * n + 1  # two steps per task, and the loop busy once
+    assert colours.count(blue) == n
+    assert colours.count(orange) == n
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    assert labels[0] == "loop thread"
+    assert len(labels) <= 21  # every lane named at 1, a few numbered at 200: legible either way
+    bottom, top = ax.get_ylim()
+    assert bottom > top  # the loop on top, then lane 0
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == [TRACE_STYLES[kind][1] for kind in ("run", "queued", "thread")]
+    assert ax.figure.get_size_inches()[1] <= 8
+
+
+def test_plot_swimlanes_gives_futures_that_no_task_awaited_their_own_lane():
+    trace = make_trace(3)
+    trace.tasks = []
+    trace.calls = [dataclasses.replace(call, task=None) for call in trace.calls]
+    ax = plot_swimlanes(trace)
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["loop thread"] + ["get (thread call)"] * 3
+    assert ax.get_title() == "inside the event loop: 0 tasks, 3 thread calls"
+
+
+@pytest.mark.parametrize("n", [1, 200])
+def test_plot_request_phases_splits_each_call_into_queued_and_in_flight(n):
+    trace = make_trace(n, failed=frozenset({0}))
+    ax = plot_request_phases(trace)
+    queued = [bar for bar in ax.patches if to_hex(bar.get_facecolor()) == to_hex(TRACE_STYLES["queued"][0])]
+    in_flight = [bar for bar in ax.patches if bar not in queued]
+    assert len(queued) == len(in_flight) == n
+    assert [bar.get_width() for bar in in_flight] == pytest.approx([0.1] * n)
+    # Each call's flight starts where its wait for a thread ended: one bar in two segments.
+    assert [bar.get_x() for bar in in_flight] == pytest.approx([bar.get_x() + bar.get_width() for bar in queued])
+    assert to_hex(in_flight[0].get_facecolor()) == FAILED_COLOUR.lower() and in_flight[0].get_hatch()
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend[:2] == ["queued for a worker thread", "in flight in the thread"]
+    assert "failed (1): ConnectionError" in legend
+
+
+def test_trace_plots_draw_on_the_axes_they_are_given():
+    _, (left, right) = plt.subplots(1, 2)
+    trace = make_trace(3)
+    assert plot_swimlanes(trace, ax=left) is left
+    assert plot_request_phases(trace, ax=right) is right
+
+
+def test_trace_plots_refuse_what_they_cannot_draw():
+    with pytest.raises(TypeError, match="trace must be a LoopTrace from trace_loop"):
+        plot_swimlanes(make_run("sync", 2, parallel=False))
+    with pytest.raises(ValueError, match="has not finished"):
+        plot_request_phases(LoopTrace())
+    empty = LoopTrace()
+    empty.duration = 0.1
+    with pytest.raises(ValueError, match="no tasks or thread calls"):
+        plot_swimlanes(empty)
+    with pytest.raises(ValueError, match="no thread calls to plot"):
+        plot_request_phases(empty)
+
+
+def test_plot_swimlanes_draws_a_real_trace_of_two_hundred_tasks():
+    async def main():
+        with trace_loop() as trace:
+            await asyncio.gather(*(asyncio.to_thread(time.sleep, 0.01) for _ in range(200)))
+        return trace
+
+    trace = asyncio.run(main())
+    ax = plot_swimlanes(trace)
+    ax.figure.canvas.draw()
+    assert len(trace.tasks) == 200
+    assert ax.get_title() == "inside the event loop: 200 tasks"
