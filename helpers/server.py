@@ -21,7 +21,10 @@ Start one from a notebook::
 or for a whole room from a shell: ``python -m helpers.server --latency 0.3``.
 
 Query parameters change one request: ``delay`` and ``jitter`` (seconds), ``seed`` (makes the
-jitter repeatable), ``status`` (the status code to answer with) and ``size`` (body bytes).
+jitter repeatable), ``status`` (the status code to answer with), ``size`` (body bytes) and
+``trickle`` (seconds between the body's bytes: ``size=10&trickle=0.3`` sends the headers and the
+first byte after the delay, then one byte every 0.3 s, so that a client's read timeout, which
+bounds each wait between bytes, never fires although the whole answer takes about 3 s).
 A malformed value is answered with 400 and a one-line reason. ``GET /stats`` returns what the
 server has served, as JSON; ``POST /stats/reset`` starts the counts again.
 """
@@ -53,7 +56,7 @@ LOOPBACK = "127.0.0.1"
 STATS_PATH = "/stats"
 RESET_PATH = "/stats/reset"
 ANSWERABLE_STATUSES = frozenset(s.value for s in HTTPStatus if 200 <= s.value <= 599)
-QUERY_PARAMETERS = ("delay", "jitter", "seed", "status", "size")
+QUERY_PARAMETERS = ("delay", "jitter", "seed", "status", "size", "trickle")
 
 _BODY_PATTERN = b"ok" * 32768  # a body of size 2, the default, reads "ok"
 
@@ -83,6 +86,7 @@ class _Answer:
     delay: float
     status: int
     size: int
+    trickle: float
 
 
 def _number(query: dict[str, list[str]], name: str, default: float, high: float) -> float:
@@ -111,6 +115,13 @@ def _integer(query: dict[str, list[str]], name: str, default: int | None, high: 
     if not 0 <= value <= high:
         raise BadRequest(f"{name} must be from 0 to {high}, got {text!r}")
     return value
+
+
+def _trickle_reason(trickle: float, size: int) -> str | None:
+    """Why a trickled body would take too long, or None: one answer may take ``MAX_DELAY`` at most."""
+    if trickle * max(size - 1, 0) > MAX_DELAY:
+        return f"trickle * (size - 1) must be at most {MAX_DELAY:g} seconds, got {trickle:g} * {size - 1}"
+    return None
 
 
 class _Latency:
@@ -154,9 +165,13 @@ class _Latency:
         if status not in ANSWERABLE_STATUSES:
             raise BadRequest(f"status must be a known HTTP status from 200 to 599, got {status}")
         size = _integer(query, "size", 2, MAX_BODY_SIZE)
+        trickle = _number(query, "trickle", 0.0, MAX_DELAY)
+        reason = _trickle_reason(trickle, size)
+        if reason:
+            raise BadRequest(reason)
         if spread:
             delay += self.jitter(spread, seed)
-        return _Answer(delay=delay, status=status, size=size)
+        return _Answer(delay=delay, status=status, size=size, trickle=trickle)
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
         """Wait the delay, then answer: the ``await`` lets one thread hold every waiting request."""
@@ -171,7 +186,7 @@ class _Latency:
             headers = {"X-Delay": f"{answer.delay:.6f}"}
             if answer.status in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED):
                 return web.Response(status=answer.status, headers=headers)
-            if answer.size <= len(_BODY_PATTERN):
+            if answer.size <= len(_BODY_PATTERN) and not answer.trickle:
                 body = _BODY_PATTERN[: answer.size]
                 return web.Response(status=answer.status, headers=headers, body=body, content_type="text/plain")
             return await self._stream(request, answer, headers)
@@ -181,15 +196,20 @@ class _Latency:
 
     @staticmethod
     async def _stream(request: web.Request, answer: _Answer, headers: dict[str, str]) -> web.StreamResponse:
-        """Send a large body in pieces, so that a 100 MB answer never sits in memory whole."""
+        """Send the body in pieces: a 100 MB answer never sits in memory whole, and a trickled
+        one goes a byte at a time, ``trickle`` seconds apart, the first with the headers."""
         response = web.StreamResponse(status=answer.status, headers=headers)
         response.content_type = "text/plain"
         response.content_length = answer.size
         await response.prepare(request)
         left = answer.size if request.method == "GET" else 0
+        piece_size = 1 if answer.trickle else len(_BODY_PATTERN)
         try:
             while left:
-                piece = _BODY_PATTERN[: min(left, len(_BODY_PATTERN))]
+                if left < answer.size:
+                    await asyncio.sleep(answer.trickle)
+                start = (answer.size - left) % 2  # where the body's "okok..." stands
+                piece = _BODY_PATTERN[start : start + min(left, piece_size)]
                 await response.write(piece)
                 left -= len(piece)
             await response.write_eof()
@@ -316,16 +336,20 @@ class LatencyServer:
         seed: int | None = None,
         status: int | None = None,
         size: int | None = None,
+        trickle: float | None = None,
     ) -> str:
         """The server's URL with per-request settings in its query string, checked here first.
 
         ``delay`` replaces the server's latency for this request; ``jitter`` adds a random extra
         wait from 0 to that many seconds, fixed by ``seed`` when given; ``status`` is the status
-        code to answer with; ``size`` the number of body bytes.
+        code to answer with; ``size`` the number of body bytes; ``trickle`` the seconds between
+        them, to show that a client's read timeout bounds each wait, not the whole answer.
         """
-        settings = {"delay": delay, "jitter": jitter, "seed": seed, "status": status, "size": size}
+        settings = {
+            "delay": delay, "jitter": jitter, "seed": seed, "status": status, "size": size, "trickle": trickle,
+        }  # fmt: skip
         query = {name: value for name, value in settings.items() if value is not None}
-        for name in ("delay", "jitter"):
+        for name in ("delay", "jitter", "trickle"):
             if name in query:
                 _check_latency(name, query[name])
         for name, high in (("seed", 2**63 - 1), ("status", 599), ("size", MAX_BODY_SIZE)):
@@ -338,6 +362,9 @@ class LatencyServer:
                 raise ValueError(f"{name} must be from 0 to {high}, got {value}")
         if "status" in query and query["status"] not in ANSWERABLE_STATUSES:
             raise ValueError(f"status must be a known HTTP status from 200 to 599, got {status}")
+        reason = _trickle_reason(query.get("trickle", 0.0), query.get("size", 2))
+        if reason:
+            raise ValueError(reason)
         return f"{self.url}/?{urllib.parse.urlencode(query)}" if query else self.url
 
     def stats(self) -> ServerStats:

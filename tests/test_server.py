@@ -110,6 +110,21 @@ def test_any_path_is_served(server):
     assert requests.get(server.url + "/some/page.html", timeout=5).status_code == 200
 
 
+def test_trickle_sends_the_body_a_byte_at_a_time_and_a_read_timeout_never_fires(server):
+    """requests' timeout bounds each wait between bytes: 0.5 s is enough for 0.3 s gaps."""
+    start = time.perf_counter()
+    response = requests.get(server.url_for(size=10, trickle=0.3), timeout=0.5)
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 200
+    assert response.content == b"ok" * 5
+    assert 9 * 0.3 <= elapsed < server.latency + 9 * 0.3 + 2.0  # nine gaps after the first byte
+
+
+def test_trickle_gap_longer_than_the_read_timeout_times_out(server):
+    with pytest.raises(requests.exceptions.ConnectionError, match="timed out"):
+        requests.get(server.url_for(delay=0, size=3, trickle=1.0), timeout=0.3).content
+
+
 # --- what it refuses, and keeps serving after -------------------------------------------------
 
 
@@ -130,6 +145,9 @@ def test_any_path_is_served(server):
         ("status=ok", "status must be a whole number"),
         ("size=-5", "size must be from 0 to"),
         ("size=999999999999", "size must be from 0 to"),
+        ("trickle=-0.3", "trickle must be from 0 to 60"),
+        ("trickle=slowly", "trickle must be a number"),
+        ("size=1000&trickle=1", "trickle * (size - 1) must be at most 60 seconds"),
         ("dealy=1", "unknown parameter 'dealy'"),
         ("&&=", "malformed query string"),
     ],
@@ -236,6 +254,8 @@ def test_start_server_rejects_bad_arguments(kwargs, error, message):
         ({"status": 299}, ValueError, "status must be a known HTTP status"),
         ({"size": -1}, ValueError, "size must be from 0 to"),
         ({"seed": 1.5}, TypeError, "seed must be an int, got float"),
+        ({"trickle": -1}, ValueError, "trickle must be from 0 to 60 seconds"),
+        ({"trickle": 1, "size": 1000}, ValueError, r"trickle \* \(size - 1\) must be at most 60"),
     ],
 )
 def test_url_for_rejects_bad_settings(server, kwargs, error, message):
