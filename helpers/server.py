@@ -18,7 +18,8 @@ Start one from a notebook::
     requests.get(server.url)                      # answers 200 after 0.3 s
     requests.get(server.url_for(delay=1.0))       # this one waits 1 s
 
-or for a whole room from a shell: ``python -m helpers.server --latency 0.3``.
+or for a whole room from a shell: ``python -m helpers.server --latency 0.3 --host 0.0.0.0``
+(see ``docs/classroom.md``).
 
 Query parameters change one request: ``delay`` and ``jitter`` (seconds), ``seed`` (makes the
 jitter repeatable), ``status`` (the status code to answer with), ``size`` (body bytes) and
@@ -27,38 +28,83 @@ first byte after the delay, then one byte every 0.3 s, so that a client's read t
 bounds each wait between bytes, never fires although the whole answer takes about 3 s).
 A malformed value is answered with 400 and a one-line reason. ``GET /stats`` returns what the
 server has served, as JSON; ``POST /stats/reset`` starts the counts again.
+
+A room full of students must not exhaust the server's open files, so the server:
+
+- raises its own soft open-file limit to the hard limit at start, and says how many
+  connections it can hold at once;
+- accepts every connection itself, and answers one past that number with an immediate 503 that
+  names the number, rather than leaving it to wait unseen in the backlog;
+- closes idle keep-alive connections after ``KEEPALIVE_SECONDS``, so finished students release
+  their descriptors;
+- sums up repeated errors in at most one line a second instead of a traceback each.
+
+Where one core is not enough (it answers some 5,000 requests a second; see ``make bench-class``),
+gunicorn runs ``classroom_app`` in several worker processes; each worker then counts only its
+own requests in ``/stats``, and says which it is in the ``X-Worker-Pid`` header.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import dataclasses
+import errno
+import ipaddress
 import json
 import logging
 import math
+import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
+import warnings
 import weakref
+from collections.abc import Callable
 from http import HTTPStatus
 
+import psutil
 from aiohttp import web
+
+try:
+    import resource
+except ImportError:  # Windows: no open-file limit to raise, and socket handles are not small ints
+    resource = None
 
 DEFAULT_LATENCY = 0.3
 MAX_DELAY = 60.0
 MAX_BODY_SIZE = 100 * 1024 * 1024
 LOOPBACK = "127.0.0.1"
+ALL_INTERFACES = ("0.0.0.0", "::")
 STATS_PATH = "/stats"
 RESET_PATH = "/stats/reset"
 ANSWERABLE_STATUSES = frozenset(s.value for s in HTTPStatus if 200 <= s.value <= 599)
 QUERY_PARAMETERS = ("delay", "jitter", "seed", "status", "size", "trickle")
+# A finished student's connections are closed this long after their last answer. Long enough
+# for a loop of requests on one session to reuse its connection, short enough to free a room.
+KEEPALIVE_SECONDS = 2.0
+# Descriptors kept free above the last connection the server will hold: a connection accepted
+# into them is answered 503 and closed at once, so they are never all in use.
+SPARE_DESCRIPTORS = 32
+# How many connections may wait to be accepted. The kernel caps it at net.core.somaxconn.
+BACKLOG = 4096
+WORKER_PID_HEADER = "X-Worker-Pid"
 
 _BODY_PATTERN = b"ok" * 32768  # a body of size 2, the default, reads "ok"
+
+if sys.argv[0] == "-m" and sys.orig_argv[-len(sys.argv)] == __name__:
+    # ``python -m helpers.server`` imports the package, which imports this module, and only then
+    # runs this file again as __main__; runpy warns about that on every start. Both copies are
+    # the same code and only __main__'s runs the server, so the warning says nothing useful.
+    # sys.argv[0] reads "-m" only while Python is finding the module to run, never on import.
+    warnings.filterwarnings("ignore", message=f"'{__name__}' found in sys.modules", category=RuntimeWarning)
 
 
 class BadRequest(ValueError):
@@ -222,7 +268,8 @@ class _Latency:
         return web.Response(status=status, reason=reason, text=f"{status.value} {reason}\n")
 
     async def show_stats(self, request: web.Request) -> web.Response:
-        return web.json_response(dataclasses.asdict(self.stats()))
+        """The counts as JSON, and which process counted them (each gunicorn worker counts its own)."""
+        return web.json_response(dataclasses.asdict(self.stats()), headers={WORKER_PID_HEADER: str(os.getpid())})
 
     async def reset_stats(self, request: web.Request) -> web.Response:
         self.reset()
@@ -240,6 +287,205 @@ class _Latency:
         return app
 
 
+class _Tally:
+    """Counts repeated troubles and prints at most one line a second about them.
+
+    A room that overruns the server repeats the same trouble thousands of times a second; a
+    traceback for each would fill the teacher's terminal and cost the server its CPU.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, every: float = 1.0) -> None:
+        self._loop = loop
+        self._every = every
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._flush: asyncio.TimerHandle | None = None
+
+    def add(self, trouble: str) -> None:
+        self._counts[trouble] += 1
+        if self._flush is None:
+            self._flush = self._loop.call_later(self._every, self._print)
+
+    def _print(self) -> None:
+        summary = "; ".join(f"{trouble}: {count:,}" for trouble, count in self._counts.most_common())
+        print(f"{time.strftime('%H:%M:%S')} in the last {self._every:g} s: {summary}", file=sys.stderr, flush=True)
+        self._counts.clear()
+        self._flush = None
+
+    def loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        """The event loop's exception handler: one counted line per kind of trouble, no traceback."""
+        error = context.get("exception")
+        self.add(f"{context['message']}: {error!r}" if error else str(context["message"]))
+
+
+class _Doorkeeper:
+    """Accepts connections itself, so that a full room gets a fast 503, never a silent wait.
+
+    asyncio's own accept loop, out of descriptors, leaves connections queued unseen in the
+    backlog until the client gives up; worse, it retries the failed accept up to ``backlog``
+    times on each wake and logs a traceback for each (python/cpython#151615): hundreds of
+    megabytes a minute and a busy core. Here every waiting connection is accepted at once. The
+    kernel gives each the lowest free descriptor number, so a number at or past ``ceiling``
+    means every descriptor below it is in use: that connection is answered 503 and closed on
+    the spot, and the spare descriptors above the ceiling are never all taken.
+    """
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        serve: Callable[[], asyncio.Protocol],
+        ceiling: int,
+        capacity: int,
+        tally: _Tally,
+    ) -> None:
+        self._listener = listener
+        self._serve = serve
+        self._ceiling = ceiling
+        self._tally = tally
+        self._loop = asyncio.get_running_loop()
+        self._handovers: set[asyncio.Task] = set()
+        self._reopen: asyncio.TimerHandle | None = None
+        reason = f"the room is full: this server holds {capacity:,} connections at once; try again shortly"
+        self._full = (
+            f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n"
+            f"Connection: close\r\nContent-Length: {len(reason) + 5}\r\n\r\n503 {reason}\n"
+        ).encode()
+
+    def open(self) -> None:
+        self._reopen = None
+        self._loop.add_reader(self._listener.fileno(), self._accept)
+
+    def close(self) -> None:
+        if self._reopen is not None:
+            self._reopen.cancel()
+        self._loop.remove_reader(self._listener.fileno())
+        self._listener.close()
+
+    def _accept(self) -> None:
+        for _ in range(BACKLOG):
+            try:
+                connection, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return  # no one else is waiting
+            except OSError as error:  # out of descriptors, buffers or memory all the same
+                self._tally.add(f"could not accept a connection: {error.strerror}")
+                # The listener stays readable; wait a little instead of spinning on it.
+                self._loop.remove_reader(self._listener.fileno())
+                self._reopen = self._loop.call_later(0.1, self.open)
+                return
+            connection.setblocking(False)
+            if connection.fileno() >= self._ceiling:
+                self._refuse(connection)
+                continue
+            handover = self._loop.create_task(self._loop.connect_accepted_socket(self._serve, connection))
+            self._handovers.add(handover)
+            handover.add_done_callback(self._handovers.discard)
+
+    def _refuse(self, connection: socket.socket) -> None:
+        """Answer 503 and close, all before the next connection is accepted."""
+        try:
+            connection.send(self._full)
+            # Read the request if it has arrived: closing with unread data would reset the
+            # connection, and the client might lose the 503 before reading it.
+            connection.recv(65536)
+        except OSError:
+            pass  # the request has not arrived yet, or the client has already gone
+        finally:
+            connection.close()
+        self._tally.add("refused (room full)")
+
+
+@dataclasses.dataclass(frozen=True)
+class _OpenFiles:
+    """The server's open-file limit, as found and as raised, and the connections it allows."""
+
+    found: int
+    limit: int
+    capacity: int | None
+
+    @property
+    def ceiling(self) -> int | None:
+        return None if self.capacity is None else self.limit - SPARE_DESCRIPTORS
+
+    def describe(self) -> str:
+        if self.capacity is None:
+            return "Holds as many connections as the system allows."
+        raised = f", raised from {self.found:,}" if self.limit > self.found else ""
+        line = (
+            f"Holds {self.capacity:,} connections at once (open-file limit {self.limit:,}{raised}); "
+            "past that, a student gets a 503 at once."
+        )
+        if self.capacity < 1000:
+            line += " For a bigger room, raise the hard limit (ulimit -Hn, or LimitNOFILE in systemd)."
+        return line
+
+
+def _raise_open_file_limit() -> _OpenFiles:
+    """Raise this process's soft open-file limit to its hard limit: every connection needs one.
+
+    The usual soft limit (1,024 on Linux, 256 on macOS) is far below what a room needs, and an
+    unprivileged process may raise it as far as the hard limit.
+    """
+    if resource is None:
+        return _OpenFiles(found=0, limit=0, capacity=None)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # macOS reports an unlimited hard limit but refuses more than OPEN_MAX (10,240) at once.
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    for wanted in (target, 10240):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+            break
+        except (ValueError, OSError):
+            continue
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    with socket.socket() as probe:  # takes the lowest free descriptor: all below it are in use
+        in_use = probe.fileno()
+    return _OpenFiles(found=soft, limit=limit, capacity=max(0, limit - SPARE_DESCRIPTORS - in_use))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind and listen, or raise ``OSError`` (a busy port, an address this machine does not have)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server((host, port), family=family, backlog=BACKLOG)
+    listener.setblocking(False)
+    return listener
+
+
+def _urls(host: str, port: int) -> list[tuple[str, str]]:
+    """(who can use it, URL) for every address that reaches a server bound to ``host``.
+
+    Bound to every interface, the server is reached at each of this machine's addresses on
+    the room's network; the loopback only from this machine.
+    """
+    if host not in ALL_INTERFACES:
+        return [("", f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")]
+    family = socket.AF_INET6 if host == "::" else socket.AF_INET
+    students, this_machine = [], []
+    for interface in psutil.net_if_addrs().values():
+        for address in interface:
+            if address.family != family:
+                continue
+            ip = ipaddress.ip_address(address.address.split("%")[0])
+            url = f"http://{ip}:{port}" if ip.version == 4 else f"http://[{ip}]:{port}"
+            if ip.is_loopback:
+                this_machine.append(("this machine", url))
+            elif not ip.is_link_local:
+                students.append(("students", url))
+    return students + this_machine
+
+
+def _banner(latency: float, host: str, port: int, open_files: _OpenFiles) -> str:
+    """What the teacher reads at start: where students connect, and how many the room holds."""
+    urls = _urls(host, port)
+    if len(urls) == 1:
+        lines = [f"Serving {urls[0][1]} with a latency of {latency:g} s. Press Ctrl-C to stop."]
+    else:
+        lines = [f"Serving every interface with a latency of {latency:g} s. Press Ctrl-C to stop."]
+        if not any(who == "students" for who, _ in urls):
+            lines.append("  students: none (this machine has no network address but its own)")
+        lines += [f"  {who + ':':<13} {url}" for who, url in urls]
+    return "\n".join([*lines, open_files.describe()])
+
+
 def _check_latency(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
@@ -254,6 +500,12 @@ def _check_port(port: int) -> int:
     if not 0 <= port <= 65535:
         raise ValueError(f"port must be from 0 (any free port) to 65535, got {port}")
     return port
+
+
+def _check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    return seed
 
 
 def _check_host(host: str) -> str:
@@ -297,8 +549,7 @@ class LatencyServer:
     ) -> None:
         self.latency = _check_latency("latency", latency)
         host, port = _check_host(host), _check_port(port)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        seed = _check_seed(seed)
         command = [
             sys.executable, "-m", "helpers.server", "--child",
             "--latency", repr(self.latency), "--host", host, "--port", str(port), "--seed", str(seed),
@@ -401,6 +652,24 @@ def start_server(latency: float = DEFAULT_LATENCY, *, host: str = LOOPBACK, port
     return LatencyServer(latency, host=host, port=port)
 
 
+def classroom_app(latency: float = DEFAULT_LATENCY, seed: int = 0) -> web.Application:
+    """The server as an aiohttp application, for gunicorn to run on several cores.
+
+    One process answers some 5,000 requests a second; a lecture hall may need more::
+
+        gunicorn 'helpers.server:classroom_app(latency=0.3)' --bind 0.0.0.0:8000 \\
+            --worker-class aiohttp.GunicornWebWorker --workers 2
+
+    Each worker raises its own open-file limit and keeps its own counts: ``/stats`` shows the
+    worker that happened to answer it, named by its ``X-Worker-Pid`` header. gunicorn's accept
+    loop is asyncio's, so a worker out of descriptors leaves connections waiting rather than
+    answering 503; the single-process server is the one that refuses a full room at once.
+    """
+    latency = _check_latency("latency", latency)
+    _raise_open_file_limit()
+    return _Latency(latency, _check_seed(seed)).application()
+
+
 def _wait_for_parent_to_exit() -> None:
     """Block until the parent's end of the stdin pipe closes.
 
@@ -410,27 +679,36 @@ def _wait_for_parent_to_exit() -> None:
     sys.stdin.buffer.read()
 
 
-async def _serve(latency: float, host: str, port: int, seed: int, verbose: bool, child: bool) -> None:
+async def _serve(latency: float, host: str, listener: socket.socket, seed: int, verbose: bool, child: bool) -> None:
+    loop = asyncio.get_running_loop()
+    tally = _Tally(loop)
+    loop.set_exception_handler(tally.loop_exception)
     runner = web.AppRunner(
         _Latency(latency, seed).application(),
         access_log=logging.getLogger("aiohttp.access") if verbose else None,
+        keepalive_timeout=KEEPALIVE_SECONDS,
     )
     await runner.setup()
-    # The backlog bounds how many connections may wait to be accepted; a burst of a thousand
-    # clients needs a deep one. The kernel caps it at net.core.somaxconn (4096 on current Linux).
-    site = web.TCPSite(runner, host, port, backlog=4096)
-    await site.start()
-    bound_port = runner.addresses[0][1]
-    # A server bound to every interface is still reached from this machine on the loopback.
-    url = f"http://{LOOPBACK if host == '0.0.0.0' else host}:{bound_port}"
+    open_files = _raise_open_file_limit()  # after the loop's own descriptors are open, to count them
+    port = listener.getsockname()[1]
+    doorkeeper = None
+    if open_files.capacity is None:
+        # Windows: no descriptor numbers to count, and its event loop cannot watch a listener.
+        await web.SockSite(runner, listener, backlog=BACKLOG).start()
+    else:
+        doorkeeper = _Doorkeeper(listener, runner.server, open_files.ceiling, open_files.capacity, tally)
+        doorkeeper.open()
     try:
         if child:
-            print(json.dumps({"url": url}), flush=True)
+            # Bound to every interface, the server is still reached from this machine on the loopback.
+            print(json.dumps({"url": _urls(host, port)[-1][1]}), flush=True)
             await asyncio.to_thread(_wait_for_parent_to_exit)
         else:
-            print(f"Serving {url} with a latency of {latency:g} s. Press Ctrl-C to stop.", flush=True)
+            print(_banner(latency, host, port, open_files), flush=True)
             await asyncio.Event().wait()
     finally:
+        if doorkeeper is not None:
+            doorkeeper.close()
         await runner.cleanup()
 
 
@@ -440,7 +718,7 @@ def main(argv: list[str] | None = None) -> None:
         description="Serve every GET after a set latency, for timing HTTP clients offline.",
     )
     parser.add_argument("--latency", type=float, default=DEFAULT_LATENCY, help="seconds (default 0.3)")
-    parser.add_argument("--host", default=LOOPBACK, help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", default=LOOPBACK, help="address to bind (default 127.0.0.1; 0.0.0.0 for a room)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 for any free one)")
     parser.add_argument("--seed", type=int, default=0, help="seed for jitter without a seed (default 0)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -451,6 +729,13 @@ def main(argv: list[str] | None = None) -> None:
         host, port = _check_host(args.host), _check_port(args.port)
     except ValueError as error:
         parser.error(str(error))
+    try:
+        listener = _listen(host, port)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            parser.exit(1, f"{parser.prog}: port {port} is busy on {host} (address already in use); "
+                           f"choose another with --port, e.g. --port {port + 1 if port < 65535 else 8000}\n")
+        parser.exit(1, f"{parser.prog}: cannot listen on {host} port {port}: {error.strerror or error}\n")
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.child:
@@ -458,7 +743,7 @@ def main(argv: list[str] | None = None) -> None:
         # survive that, and it has its own way to stop (the lifeline pipe).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        asyncio.run(_serve(latency, host, port, args.seed, args.verbose, args.child))
+        asyncio.run(_serve(latency, host, listener, args.seed, args.verbose, args.child))
     except KeyboardInterrupt:
         pass
 

@@ -1,0 +1,305 @@
+"""`make bench-class`: a class of students against one teacher's server, as issue 13 tried it.
+
+S student processes, each sending C GETs at once with aiohttp, are released at one instant
+against one ``python -m helpers.server``, started as a teacher would start it, on 127.0.0.1.
+The server is started under three open-file limits:
+
+- this machine's own;
+- a soft limit of 1,024 (the usual Linux default), which the server raises to the hard limit;
+- a hard limit of 1,024 too, which it cannot raise: the room overflows, and every request
+  past what the server holds must be refused with a 503 within a second.
+
+For each it prints the answers and failures, how far past the latency the answers came (p50
+and p99), when the last answer came after the release, the slowest refusal, the server's peak
+descriptors and CPU (during the load, and in the second after it: a server that spins shows
+here), how soon it answers a fresh request after the load, and the bytes it wrote to stderr.
+Targets at 30 x 200 under a soft limit of 1,024: every request answered, the last within 10 s,
+under 10 kB logged.
+
+``--workers N`` adds a row for gunicorn running the server in N processes, and shows what each
+worker's ``/stats`` counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import aiohttp
+import psutil
+import requests
+
+from benchmarks.bench import percentile
+from helpers.server import WORKER_PID_HEADER
+
+LATENCY = 0.3
+STUDENTS = 30
+REQUESTS = 200
+STUDENT_TIMEOUT = 20.0  # a student gives up on a request after this long (issue 13 saw 60 s)
+LOW_LIMIT = 1024
+TARGET_LAST_ANSWER = 10.0
+TARGET_LOG_BYTES = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """One student's request: status (None on error), seconds it took, and when it ended (epoch)."""
+
+    status: int | None
+    seconds: float
+    ended: float
+    error: str | None = None
+
+
+async def _ask(session: aiohttp.ClientSession, url: str) -> Outcome:
+    start = time.perf_counter()
+    try:
+        async with session.get(url) as response:
+            await response.read()
+        return Outcome(response.status, time.perf_counter() - start, time.time())
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        return Outcome(None, time.perf_counter() - start, time.time(), type(error).__name__)
+
+
+async def _attend(url: str, n_requests: int, timeout: float) -> list[Outcome]:
+    """One student's notebook: ``n_requests`` GETs at once, no connection limit."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        return await asyncio.gather(*(_ask(session, url) for _ in range(n_requests)))
+
+
+def _student(url: str, n_requests: int, timeout: float, release: multiprocessing.Barrier, results) -> None:
+    """A student process: wait for the whole class, then send every request at once."""
+    release.wait(timeout=120)
+    results.put(asyncio.run(_attend(url, n_requests, timeout)))
+
+
+def run_class(url: str, students: int, n_requests: int, *, timeout: float = STUDENT_TIMEOUT) -> tuple[float, list[Outcome]]:
+    """Release ``students`` processes of ``n_requests`` GETs each against ``url`` at one instant.
+
+    Returns the release time (epoch seconds) and every request's outcome.
+    """
+    if students < 1 or n_requests < 1:
+        raise ValueError(f"students and n_requests must be >= 1, got {students} and {n_requests}")
+    if not 0 < timeout <= 120:
+        raise ValueError(f"timeout must be from 0 to 120 seconds, got {timeout}")
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    release = context.Barrier(students + 1)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_student, args=(url, n_requests, timeout, release, results), daemon=True)
+        for _ in range(students)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        release.wait(timeout=120)
+        released = time.time()
+        outcomes = [outcome for _ in processes for outcome in results.get(timeout=timeout + 60)]
+    finally:
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+    return released, outcomes
+
+
+class _Watch:
+    """Samples a server's descriptors and CPU (its worker processes included) every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self.peak_fds = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _family(self) -> list[psutil.Process]:
+        return [self._process, *self._process.children(recursive=True)]
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for process in self._family():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            fds = 0
+            for process in self._family():
+                with contextlib.suppress(psutil.Error):
+                    fds += process.num_fds()
+            self.peak_fds = max(self.peak_fds, fds)
+
+    def __enter__(self) -> _Watch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _limit_open_files(soft: int, hard: int | None) -> Callable[[], None]:
+    """A ``preexec_fn`` that sets the server's open-file limits, as a teacher's shell would have."""
+
+    def limit() -> None:
+        current_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, current_hard if hard is None else hard))
+
+    return limit
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers_after(url: str, deadline: float = 10.0) -> float | None:
+    """Seconds until ``url`` answers a fresh GET with 200, or None if not within ``deadline``."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=1).status_code == 200:
+                return time.perf_counter() - start
+        time.sleep(0.05)
+    return None
+
+
+@contextlib.contextmanager
+def teacher_server(command: list[str], log, limits: tuple[int, int | None] | None) -> Iterator[subprocess.Popen]:
+    """Run a server command with its stderr in ``log``; stop it at the end, whatever happens."""
+    if not command:
+        raise ValueError("command must name the server to run, got an empty list")
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=log, text=True,
+        preexec_fn=_limit_open_files(*limits) if limits else None,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _fmt(seconds: float | None, unit: str = "s", scale: float = 1.0) -> str:
+    return "-" if seconds is None else f"{seconds * scale:.{0 if unit == 'ms' else 2}f} {unit}"
+
+
+def _measure(name: str, command: list[str], url: str | None, limits, students: int, n_requests: int) -> tuple[str, str]:
+    """One row of the table, and the server's own first words (its banner) for a note under it."""
+    with tempfile.TemporaryFile() as log, teacher_server(command, log, limits) as server:
+        banner = ""
+        if url is None:  # our server says where it is and how many it holds
+            banner = server.stdout.readline() + server.stdout.readline()
+            url = banner.split()[1]
+        elif _answers_after(url, deadline=30) is None:
+            raise RuntimeError(f"{name}: the server did not answer at {url}")
+        with _Watch(server.pid) as watch:
+            cpu_before = watch.cpu_seconds()
+            released, outcomes = run_class(url, students, n_requests)
+            load_ended = time.time()
+            cpu_during = watch.cpu_seconds() - cpu_before
+            time.sleep(1.0)
+            cpu_after = watch.cpu_seconds() - cpu_before - cpu_during
+            again = _answers_after(url + "/?delay=0")
+            peak_fds = watch.peak_fds
+        note = _per_worker_stats(url, outcomes) if "gunicorn" in command else banner.splitlines()[-1]
+        server.terminate()
+        server.wait(timeout=10)
+        logged = log.seek(0, os.SEEK_END)
+    answered = [o for o in outcomes if o.status == 200]
+    refused = [o for o in outcomes if o.status == 503]
+    failed = len(outcomes) - len(answered) - len(refused)
+    overshoot = [o.seconds - LATENCY for o in answered]
+    row = (
+        f"| {name} | {len(answered):,} | {len(refused):,} | {failed:,} "
+        f"| {_fmt(statistics.median(overshoot) if overshoot else None, 'ms', 1000)} "
+        f"| {_fmt(percentile(overshoot, 0.99) if overshoot else None, 'ms', 1000)} "
+        f"| {_fmt(max(o.ended for o in answered) - released if answered else None)} "
+        f"| {_fmt(max(o.seconds for o in refused) if refused else None)} "
+        f"| {peak_fds:,} | {cpu_during:.1f} s in {load_ended - released:.1f} s | {cpu_after:.2f} s "
+        f"| {_fmt(again)} | {logged:,} B |"
+    )
+    return row, note
+
+
+def _per_worker_stats(url: str, outcomes: list[Outcome]) -> str:
+    """What ``/stats`` says under gunicorn: each answer comes from one worker, with its own counts."""
+    counts: dict[str, int] = {}
+    for _ in range(20):  # a fresh connection each time, so that different workers answer
+        response = requests.get(url + "/stats", timeout=5, headers={"Connection": "close"})
+        counts[response.headers[WORKER_PID_HEADER]] = response.json()["served"]
+    shown = ", ".join(f"worker {pid}: {served:,}" for pid, served in sorted(counts.items()))
+    return (
+        f"/stats under gunicorn, asked 20 times: {shown}; sum {sum(counts.values()):,} "
+        f"(the class got {sum(o.status == 200 for o in outcomes):,} answers, the bench's probes a few more; each /stats counts one worker only)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.class_bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=STUDENTS, help=f"student processes (default {STUDENTS})")
+    parser.add_argument("--requests", type=int, default=REQUESTS, help=f"GETs each sends at once (default {REQUESTS})")
+    parser.add_argument("--workers", type=int, default=0, help="also run gunicorn with this many workers")
+    args = parser.parse_args(argv)
+    if not 1 <= args.students <= 200 or not 1 <= args.requests <= 2000 or not 0 <= args.workers <= 16:
+        parser.error("students must be 1 to 200, requests 1 to 2,000, workers 0 to 16")
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    server = [sys.executable, "-m", "helpers.server", "--latency", str(LATENCY), "--port", "0"]
+    cases = [
+        (f"this machine's limit (hard {hard:,})", server, None, None),
+        (f"soft {LOW_LIMIT:,}, hard {hard:,}", server, None, (LOW_LIMIT, None)),
+        (f"soft and hard {LOW_LIMIT:,}", server, None, (LOW_LIMIT, LOW_LIMIT)),
+    ]
+    if args.workers:
+        port = _free_port()
+        gunicorn = [
+            sys.executable, "-m", "gunicorn", f"helpers.server:classroom_app(latency={LATENCY})",
+            "--worker-class", "aiohttp.GunicornWebWorker", "--workers", str(args.workers),
+            "--bind", f"127.0.0.1:{port}",
+        ]  # fmt: skip
+        cases.append((f"gunicorn, {args.workers} workers, soft {LOW_LIMIT:,}", gunicorn, f"http://127.0.0.1:{port}", (LOW_LIMIT, None)))
+    print(
+        f"Python {platform.python_version()} on {os.cpu_count()} CPUs; {args.students} students x "
+        f"{args.requests} requests at once (aiohttp), server latency {LATENCY} s\n"
+    )
+    print(
+        "| server's open-file limit | answered | refused (503) | failed | overshoot p50 | overshoot p99 "
+        "| last answer | slowest 503 | peak fds | server CPU | CPU in the next 1 s | answers again after | logged |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    notes = []
+    for name, command, url, limits in cases:
+        row, note = _measure(name, command, url, limits, args.students, args.requests)
+        print(row, flush=True)
+        notes.append(f"- {name}: {note}")
+    print("\n" + "\n".join(notes))
+    print(
+        f"\nTargets at 30 x 200, soft {LOW_LIMIT:,}: all answered, the last within {TARGET_LAST_ANSWER:g} s, "
+        f"under {TARGET_LOG_BYTES:,} B logged. Hard {LOW_LIMIT:,}: each refusal within 1 s, the log quiet."
+    )
+
+
+if __name__ == "__main__":
+    main()
