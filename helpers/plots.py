@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, StrMethodFormatter
 
@@ -95,6 +96,17 @@ def _failure_legend(ax: Axes, records: Sequence[RequestRecord | ThreadCall], *ha
         ax.legend(handles=patches, loc="best", fontsize="small")
 
 
+def _timeline_frame(ax: Axes, end: float, name: str, rows: tuple[int, int], **labels: str) -> Line2D:
+    """What timelines share: a dotted line where they end, time from 0, the first row at the top."""
+    line = ax.axvline(end, color=OKABE_ITO["black"], linestyle=":", linewidth=1.2, label=f"{name}: {end:.2f} s")
+    ax.set(**labels)
+    ax.set_xlim(0, end * 1.05)
+    first, last = rows
+    ax.set_ylim(last + 0.6, first - 0.6)  # row 0 at the top, read like a page
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return line
+
+
 def plot_requests(run: Run, ax: Axes | None = None) -> Axes:
     """A bar per request, its height the request's duration, with the run's total marked.
 
@@ -137,18 +149,11 @@ def plot_timeline(run: Run, ax: Axes | None = None) -> Axes:
         height=0.8 if len(records) < 200 else 1.0,
         **_request_styles(records),
     )
-    end = ax.axvline(
-        run.total, color=OKABE_ITO["black"], linestyle=":", linewidth=1.2,
-        label=f"run ends: {run.total:.2f} s",
-    )
-    ax.set(
+    end = _timeline_frame(
+        ax, run.total, "run ends", (records[0].index, records[-1].index),
         xlabel="seconds since the run began", ylabel="request",
         title=f"{run.label}: timeline of {len(records)} requests",
     )
-    ax.set_xlim(0, run.total * 1.05)
-    first, last = records[0].index, records[-1].index
-    ax.set_ylim(last + 0.6, first - 0.6)  # request 0 at the top, read like a page
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _failure_legend(ax, records, end)
     return ax
 
@@ -383,13 +388,12 @@ def plot_swimlanes(trace: LoopTrace, ax: Axes | None = None) -> Axes:
     ax.set_ylim(n - 1 + 0.6, loop_row - loop_height / 2 - 0.3)  # the loop on top, then lane 0
     ax.set_xlim(0, trace.duration * 1.02)
     loose = n - len(trace.tasks)
-    title = f"inside the event loop: {_count(len(trace.tasks), 'task')}"
-    if loose:
-        title += f", {_count(loose, 'thread call')}"
-    ax.set(xlabel="seconds since the trace began", title=title)
+    counts = [_count(len(trace.tasks), "task")] if trace.tasks else []
+    counts += [_count(loose, "thread call")] if loose else []
+    ax.set(xlabel="seconds since the trace began", title=f"inside the event loop: {', '.join(counts)}")
     if n > NAMED_LANES:
         ax.set_ylabel("lanes, in the order they began")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", title="a task's lane is")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", title="a lane is")
     return ax
 
 
@@ -416,17 +420,11 @@ def plot_request_phases(trace: LoopTrace, ax: Axes | None = None) -> Axes:
     _bars(ax, queued, height, color=queued_colour, linewidth=0)
     if in_flight:
         _bars(ax, in_flight, height, **_request_styles(flown))
-    end = ax.axvline(
-        trace.duration, color=OKABE_ITO["black"], linestyle=":", linewidth=1.2,
-        label=f"trace ends: {trace.duration:.2f} s",
-    )
-    ax.set(
+    end = _timeline_frame(
+        ax, trace.duration, "trace ends", (0, len(calls) - 1),
         xlabel="seconds since the trace began", ylabel="call, in the order queued",
         title=f"{_count(len(calls), 'thread call')}: queued for a thread, then in flight",
     )
-    ax.set_xlim(0, trace.duration * 1.05)
-    ax.set_ylim(len(calls) - 1 + 0.6, -0.6)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _failure_legend(
         ax, calls, Patch(facecolor=queued_colour, label="queued for a worker thread"),
         Patch(facecolor=OK_COLOUR, label="in flight in the thread"), end,

@@ -40,8 +40,7 @@ import time
 import types
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 WaitKind = Literal["ready", "queued", "thread", "lock", "sleep", "other"]
 
@@ -61,9 +60,11 @@ _LOCK_CODES = frozenset(
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class Span:
-    """A stretch of time, in seconds since the trace began."""
+class Span(NamedTuple):
+    """A stretch of time, in seconds since the trace began.
+
+    A named tuple rather than a dataclass: a trace makes one per step, and tuples are quick to make.
+    """
 
     start: float
     end: float
@@ -73,11 +74,16 @@ class Span:
         return self.end - self.start
 
 
-@dataclasses.dataclass(frozen=True)
-class Wait(Span):
+class Wait(NamedTuple):
     """A stretch of time a task spent off the loop thread, and what it waited for (``WAIT_KINDS``)."""
 
+    start: float
+    end: float
     kind: WaitKind
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,9 +131,14 @@ class ThreadCall:
 
 
 class _TaskLane:
-    """What one traced task did, in raw ``perf_counter`` times, while its trace records."""
+    """What one traced task did while its trace records, in raw ``perf_counter`` times.
 
-    __slots__ = ("trace", "task", "first_name", "coroutine", "created", "ended", "slices", "waits", "_since", "_on")
+    Each step is kept as (start, end, what the task then waited on): a kind of wait, a thread
+    call, or None when the step was its last. The waits are worked out after the trace, from the
+    gaps between steps, so that a step costs the task as little as possible.
+    """
+
+    __slots__ = ("trace", "task", "first_name", "coroutine", "created", "steps")
 
     def __init__(self, trace: LoopTrace, coroutine: str) -> None:
         self.trace = trace
@@ -135,55 +146,36 @@ class _TaskLane:
         self.first_name = ""
         self.coroutine = coroutine
         self.created = time.perf_counter()
-        self.ended: float | None = None
-        self.slices: list[tuple[float, float]] = []
-        self.waits: list[tuple[float, float, str]] = []
-        self._since: float | None = self.created  # a new task waits for its first turn
-        self._on: str | _CallTimes = "ready"
-
-    def add_slice(self, start: float) -> float:
-        end = time.perf_counter()
-        self.slices.append((start, end))
-        return end
-
-    def suspend(self, now: float, awaited: object, coro: types.CoroutineType) -> None:
-        """The task has yielded ``awaited`` to the loop: note what it now waits for."""
-        self._since = now
-        call = self.trace._calls_by_future.get(awaited) if isinstance(awaited, asyncio.Future) else None
-        if call is not None:
-            call.lane = self
-            self._on = call
-        else:
-            self._on = _wait_kind(coro)
-
-    def resume(self, now: float) -> None:
-        """The task runs again: the wait since it last yielded ends now."""
-        since, on = self._since, self._on
-        if since is None:
-            return
-        self._since = None
-        if isinstance(on, str):
-            self.waits.append((since, now, on))
-        else:
-            self.waits.extend(on.phases(since, now))
-
-    def result(self, origin: float, end: float) -> TaskTrace:
-        self.resume(end)  # a wait still open when the trace ends is cut there
-        return TaskTrace(
-            name=self.name(),
-            coroutine=self.coroutine,
-            created=self.created - origin,
-            ended=None if self.ended is None else self.ended - origin,
-            slices=tuple(Span(start - origin, stop - origin) for start, stop in self.slices),
-            waits=tuple(Wait(start - origin, stop - origin, kind) for start, stop, kind in self.waits if stop > start),
-        )
-
+        self.steps: list[tuple[float, float, str | _CallTimes | None]] = []
 
     def name(self) -> str:
         """The task's name; Python 3.13.0 to 3.13.2 rename every task made by a task factory and
         given no name to "None" (CPython issue 130033), so the one it was born with stands in."""
         name = self.task.get_name()
         return self.first_name if name == "None" else name
+
+    def result(self, origin: float, end: float) -> TaskTrace:
+        """The task's trace; a wait still open when the trace ended is cut there."""
+        waits: list[tuple[float, float, str]] = []
+        since, on = self.created, "ready"  # a new task waits for its first turn on the loop
+        for start, stop, then_on in self.steps:
+            waits += _wait_pieces(since, start, on)
+            since, on = stop, then_on
+        if on is not None:
+            waits += _wait_pieces(since, end, on)
+        return TaskTrace(
+            name=self.name(),
+            coroutine=self.coroutine,
+            created=self.created - origin,
+            ended=since - origin if on is None else None,
+            slices=tuple(Span(start - origin, stop - origin) for start, stop, _ in self.steps),
+            waits=tuple(Wait(start - origin, stop - origin, kind) for start, stop, kind in waits if stop > start),
+        )
+
+
+def _wait_pieces(since: float, until: float, on: str | _CallTimes) -> list[tuple[float, float, str]]:
+    """A wait from ``since`` to ``until``: of one kind, or on a thread call, in that call's phases."""
+    return [(since, until, on)] if isinstance(on, str) else on.phases(since, until)
 
 
 def _wait_kind(coro: types.CoroutineType) -> WaitKind:
@@ -230,16 +222,20 @@ class _TracedCoroutine(collections.abc.Coroutine):
 
     def _step(self, step: Callable[..., Any], *args: Any) -> Any:
         lane = self._lane
-        if not lane.trace._recording:
+        trace = lane.trace
+        if not trace._recording:
             return step(*args)
         start = time.perf_counter()
-        lane.resume(start)
         try:
             awaited = step(*args)
         except BaseException:  # StopIteration included: the coroutine has returned or raised
-            lane.ended = lane.add_slice(start)
+            lane.steps.append((start, time.perf_counter(), None))
             raise
-        lane.suspend(lane.add_slice(start), awaited, self._coro)
+        end = time.perf_counter()
+        call = trace._calls_by_future.get(awaited) if isinstance(awaited, asyncio.Future) else None
+        if call is not None:
+            call.lane = lane
+        lane.steps.append((start, end, call or _wait_kind(self._coro)))
         return awaited
 
 
@@ -386,12 +382,7 @@ class LoopTrace:
             raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         end = self._stop()
         origin = self._origin
         self.duration = end - origin

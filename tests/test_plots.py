@@ -220,7 +220,7 @@ def test_plot_swimlanes_gives_futures_that_no_task_awaited_their_own_lane():
     trace.calls = [dataclasses.replace(call, task=None) for call in trace.calls]
     ax = plot_swimlanes(trace)
     assert [label.get_text() for label in ax.get_yticklabels()] == ["loop thread"] + ["get (thread call)"] * 3
-    assert ax.get_title() == "inside the event loop: 0 tasks, 3 thread calls"
+    assert ax.get_title() == "inside the event loop: 3 thread calls"
 
 
 @pytest.mark.parametrize("n", [1, 200])
