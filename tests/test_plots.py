@@ -14,7 +14,7 @@ from helpers.plots import (
     FAILED_COLOUR, OK_COLOUR, TRACE_STYLES, plot_request_phases, plot_requests, plot_resources, plot_sweep,
     plot_swimlanes, plot_timeline, plot_totals,
 )
-from helpers.trace import Span, Wait, trace_loop
+from helpers.trace import WAIT_KINDS, Span, Wait, trace_loop
 
 
 def make_run(label: str, n: int, *, parallel: bool, failed: frozenset = frozenset()) -> Run:
@@ -189,6 +189,12 @@ def make_trace(n: int, *, workers: int = 6, failed: frozenset = frozenset()) -> 
     trace.loop_busy = [Span(0.0, 0.002)]
     trace.duration = trace.tasks[-1].ended
     return trace
+
+
+def test_every_kind_of_wait_has_its_own_colour_and_legend_label():
+    assert set(TRACE_STYLES) == {"run", *WAIT_KINDS}
+    colours, labels = zip(*TRACE_STYLES.values())
+    assert len(set(colours)) == len(set(labels)) == len(TRACE_STYLES)
 
 
 def colours_of(ax) -> list[str]:
