@@ -84,7 +84,10 @@ def _request_styles(records: Sequence[RequestRecord | ThreadCall]) -> dict:
     }
 
 
-def _failure_legend(ax: Axes, records: Sequence[RequestRecord | ThreadCall], *handles) -> None:
+def _failure_legend(
+    ax: Axes, records: Sequence[RequestRecord | ThreadCall], *handles, **placement: object
+) -> None:
+    """A legend of ``handles``, and of the failures among ``records`` if any; ``loc="best"`` unless placed."""
     failed = [record for record in records if not record.ok]
     patches = list(handles)
     if failed:
@@ -93,7 +96,8 @@ def _failure_legend(ax: Axes, records: Sequence[RequestRecord | ThreadCall], *ha
             Patch(facecolor=FAILED_COLOUR, hatch=FAILED_HATCH, label=f"failed ({len(failed)}): {names}")
         )
     if patches:
-        ax.legend(handles=patches, loc="best", fontsize="small")
+        placement.setdefault("loc", "best")
+        ax.legend(handles=patches, fontsize="small", **placement)
 
 
 def _timeline_frame(ax: Axes, end: float, name: str, rows: tuple[int, int], **labels: str) -> Line2D:
@@ -103,7 +107,7 @@ def _timeline_frame(ax: Axes, end: float, name: str, rows: tuple[int, int], **la
     ax.set_xlim(0, end * 1.05)
     first, last = rows
     ax.set_ylim(last + 0.6, first - 0.6)  # row 0 at the top, read like a page
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     return line
 
 
@@ -428,5 +432,6 @@ def plot_request_phases(trace: LoopTrace, ax: Axes | None = None) -> Axes:
     _failure_legend(
         ax, calls, Patch(facecolor=queued_colour, label="queued for a worker thread"),
         Patch(facecolor=OK_COLOUR, label="in flight in the thread"), end,
+        loc="upper left", bbox_to_anchor=(1.01, 1),  # beside the bars, which fill the width
     )
     return ax

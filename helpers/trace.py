@@ -415,7 +415,7 @@ class LoopTrace:
         """The task factory: wraps the coroutine of a task started in the block, then chains on."""
         lane = None
         if self._recording and type(coro) is types.CoroutineType and self._traces_current_task():
-            lane = _TaskLane(self, coro.__qualname__)
+            lane = _TaskLane(self, coro.__name__)
             coro = _TracedCoroutine(coro, lane)
         if self._previous_factory is None:
             task = asyncio.Task(coro, loop=loop, **options)
