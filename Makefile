@@ -6,31 +6,51 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
+WORK := my-notebooks
 
-.PHONY: lab test run bench chart clean
+.PHONY: lab test test-browser run bench bench-class bench-stall chart clean
 
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e '.[test,classroom]'
 	touch $@
 
+# JupyterLab saves outputs into the notebooks it runs. It runs copies in $(WORK)/ (ignored by
+# git), so the lessons themselves stay clean and `git pull` updates them without conflicts.
+# A notebook new to the series is copied in; a copy you already have is never overwritten.
 lab: $(READY)
-	$(BIN)/jupyter lab notebooks/
+	mkdir -p $(WORK)
+	cp -n notebooks/*.ipynb $(WORK)/
+	$(BIN)/jupyter lab $(WORK)/
 
 test: $(READY)
 	$(BIN)/python -m pytest
+
+# The slider notebooks in a real JupyterLab, driven by Chromium (Debian's `chromium` package,
+# or the browser Playwright downloads where that package is missing).
+test-browser: $(READY)
+	command -v chromium >/dev/null || [ -n "$$CHROMIUM" ] || $(BIN)/python -m playwright install chromium
+	$(BIN)/python -m pytest -m browser tests/browser -s
 
 # Execute every notebook into build/ (outputs and charts), then render the HTML book:
 # one page per notebook and build/index.html linking them in order.
 run: $(READY)
 	rm -rf build
-	$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=600 \
-		--output-dir build notebooks/*.ipynb
-	$(BIN)/python tools/build_book.py build
+	$(BIN)/python -m tools.notebooks build notebooks/*.ipynb
+	$(BIN)/python -m tools.build_book build
 
 bench: $(READY)
 	$(BIN)/python -m benchmarks.bench
+	$(BIN)/python -m benchmarks.trace_bench
+
+# A class of 30 students x 200 requests against one teacher's server, under three open-file limits.
+bench-class: $(READY)
+	$(BIN)/python -m benchmarks.class_bench
+
+# Each slider notebook run 30 times headless: the distribution of wall times shows no stall.
+bench-stall: $(READY)
+	$(BIN)/python -m benchmarks.stall
 
 # The README's chart: the sync loop and the async version, timed and drawn by the series' helpers.
 chart: $(READY)

@@ -45,6 +45,9 @@ class LiveChart:
         if not (0 < width <= 40 and 0 < height <= 40):
             raise ValueError(f"width and height must be from 0 to 40 inches, got {width} and {height}")
         self.size = (width, height)
+        for control in controls:  # wide enough to pick any of 200 values with a mouse
+            control.layout.width = "36em"
+            control.style.description_width = "7em"
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.text = widgets.HTML()
         self.widget = widgets.VBox([*controls, self.image, self.text])

@@ -18,15 +18,12 @@ import nbformat.v4
 import pytest
 from nbclient import NotebookClient
 
-from tools.notebooks import client_for, prepare
+from tools.notebooks import SMALL, client_for, prepare, small_parameters
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
-N_REQUESTS, LATENCY = 12, 0.1
-SMALL = {"N_REQUESTS": N_REQUESTS, "LATENCY": LATENCY}
-SWEEP = [1, 3, N_REQUESTS]
-BIG_N = 200
-EXTRA = {"05_scaling.ipynb": {"SWEEP": SWEEP, "SYNC_MAX": N_REQUESTS, "BIG_N": BIG_N, "JITTER": 0.2}}
+N_REQUESTS, LATENCY = SMALL["N_REQUESTS"], SMALL["LATENCY"]
+SWEEP, BIG_N = small_parameters("05_scaling.ipynb")["SWEEP"], small_parameters("05_scaling.ipynb")["BIG_N"]
 EXPECTED_ERRORS = {  # the error each raises-exception cell must show, in order
     "03_event_loop.ipynb": ["RuntimeError", "RuntimeError"],
     "04_keyword_wrapper.ipynb": ["TypeError"],
@@ -45,7 +42,7 @@ def execute(path: Path, tmp_path: Path, *, passes: int = 1, solved: bool = False
 
     ``then(client, notebook)``, if given, runs afterwards in the same kernel (see ``run_code``).
     """
-    notebook = prepare(path, {**SMALL, **EXTRA.get(path.name, {})})
+    notebook = prepare(path, small_parameters(path.name))
     if solved:
         swap_in_solutions(notebook)
     client = client_for(notebook, tmp_path, timeout=300)

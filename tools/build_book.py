@@ -4,7 +4,13 @@
 nbconvert's HTML exporter (charts embedded, so a page is a single file) and writes
 ``build/index.html``, linking the pages in the series' order with each notebook's title.
 
-    python tools/build_book.py build
+The book reads offline. nbconvert's pages load require.js, MathJax and the widget renderer
+from public CDNs; the notebooks need none of them (no maths, and no widget can run without a
+kernel anyway), so the template here leaves them out, and each live chart shows its stand-in:
+the chart drawn for the parameter cell's values, kept beside the widget as a plain PNG.
+Each page is titled for its notebook and links to the pages before and after it.
+
+    python -m tools.build_book build
 """
 
 from __future__ import annotations
@@ -13,11 +19,30 @@ import argparse
 import html
 import os
 import platform
+import re
 from pathlib import Path
 
 import nbformat
+from jinja2 import DictLoader
 from nbconvert import HTMLExporter
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+NAV = """<nav class="book-nav">{previous} <a href="index.html">contents</a> {next}</nav>"""
+PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{# Offline: nothing from a CDN. The notebooks have no maths, and their widgets have stand-ins. #}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{% block extra_css %}
+<style>
+  .book-nav { max-width: 60rem; margin: 1rem auto; font-family: system-ui, sans-serif; display: flex;
+              justify-content: space-between; gap: 1rem; }
+</style>
+{% endblock extra_css %}
+{%- block body_header -%}{{ super() }}{{ resources.book_nav }}{%- endblock body_header -%}
+{% block body_footer %}{{ resources.book_nav }}{{ super() }}{% endblock body_footer %}
+"""
 INDEX = """<!doctype html>
 <html lang="en">
 <head>
@@ -42,31 +67,63 @@ on {machine}, with their outputs and charts. Read them in order.</p>
 
 
 def title_of(notebook: nbformat.NotebookNode, fallback: str) -> str:
-    """The notebook's first-level heading, which every notebook of the series starts with."""
+    """The notebook's first-level heading as plain text, which every notebook of the series starts with."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
                 if line.startswith("# "):
-                    return line[2:].strip()
+                    return re.sub(r"`([^`]*)`", r"\1", line[2:]).strip()
     return fallback
 
 
+def without_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with its widget views and widget state removed, so their stand-ins show.
+
+    An output that was only a widget (a text line naming it, nothing else) is dropped.
+    """
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            data = output.get("data", {})
+            if WIDGET_VIEW in data:
+                del data[WIDGET_VIEW]
+                if set(data) <= {"text/plain"}:
+                    continue
+            kept.append(output)
+        cell.outputs = kept
+    return notebook
+
+
+def link(page: Path | None, arrow: str, titles: dict[Path, str]) -> str:
+    if page is None:
+        return "<span></span>"
+    text = f"{titles[page]} →" if arrow == "next" else f"← {titles[page]}"
+    return f'<a href="{page.name}" rel="{arrow}">{html.escape(text)}</a>'
+
+
 def build(folder: Path) -> list[Path]:
-    notebooks = sorted(folder.glob("*.ipynb"))
-    if not notebooks:
+    paths = sorted(folder.glob("*.ipynb"))
+    if not paths:
         raise SystemExit(f"no executed notebooks in {folder}: run `make run`, which executes them first")
-    exporter = HTMLExporter()
-    items, pages = [], []
-    for path in notebooks:
-        notebook = nbformat.read(path, as_version=4)
-        body, _ = exporter.from_notebook_node(notebook)
-        page = path.with_suffix(".html")
+    notebooks = {path.with_suffix(".html"): nbformat.read(path, as_version=4) for path in paths}
+    pages = list(notebooks)
+    titles = {page: title_of(notebook, page.stem) for page, notebook in notebooks.items()}
+    exporter = HTMLExporter(extra_loaders=[DictLoader({"book.html.j2": PAGE_TEMPLATE})], template_file="book.html.j2")
+    for i, (page, notebook) in enumerate(notebooks.items()):
+        nav = NAV.format(
+            previous=link(pages[i - 1] if i > 0 else None, "prev", titles),
+            next=link(pages[i + 1] if i + 1 < len(pages) else None, "next", titles),
+        )
+        body, _ = exporter.from_notebook_node(
+            without_widgets(notebook), resources={"metadata": {"name": titles[page]}, "book_nav": nav},
+        )
         page.write_text(body, encoding="utf-8")
-        pages.append(page)
-        title = html.escape(title_of(notebook, path.stem))
-        items.append(f'<li><a href="{page.name}">{title}</a></li>')
+    items = "\n".join(f'<li><a href="{page.name}">{html.escape(titles[page])}</a></li>' for page in pages)
     machine = html.escape(f"Python {platform.python_version()} with {os.cpu_count()} CPUs")
-    (folder / "index.html").write_text(INDEX.format(machine=machine, items="\n".join(items)), encoding="utf-8")
+    (folder / "index.html").write_text(INDEX.format(machine=machine, items=items), encoding="utf-8")
     return pages
 
 

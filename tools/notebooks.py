@@ -39,6 +39,9 @@ from traitlets.config import Config
 
 SLICE = 0.5  # seconds: the longest a missed wake-up can delay a reply
 CELL_TIMEOUT = 600  # seconds a cell may run before the run fails
+# Small parameters, for runs that check the notebooks rather than read them: seconds, not minutes.
+SMALL = {"N_REQUESTS": 12, "LATENCY": 0.1}
+SMALL_EXTRA = {"05_scaling.ipynb": {"SWEEP": [1, 3, 12], "SYNC_MAX": 12, "BIG_N": 200, "JITTER": 0.2}}
 
 
 class PatientChannel(AsyncZMQSocketChannel):
@@ -67,6 +70,11 @@ def prepare(path: Path, parameters: Mapping[str, Any] | None = None) -> nbformat
     if not parameters:
         return nbformat.read(path, as_version=4)
     return parameterize_notebook(load_notebook_node(str(path)), dict(parameters))
+
+
+def small_parameters(name: str) -> dict[str, Any]:
+    """The small parameters for the notebook called ``name``."""
+    return {**SMALL, **SMALL_EXTRA.get(name, {})}
 
 
 def client_for(notebook: nbformat.NotebookNode, cwd: Path, *, timeout: int = CELL_TIMEOUT) -> NotebookClient:

@@ -1,0 +1,148 @@
+"""The slider notebooks in a real JupyterLab: Run All, drag a slider with the mouse, restart.
+
+What a student sees is what is checked: the cells' outputs in the page, the slider's readout,
+the chart's image and the caption under it. Each test prints the time from releasing the
+slider to the redrawn chart (run with ``-s`` to see it; ``make test-browser`` does).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SLIDER_NOTEBOOKS = ["01_sync_loop.ipynb", "02_coroutines.ipynb", "05_scaling.ipynb"]
+KERNEL_START_TIMEOUT = 60  # seconds
+RUN_ALL_TIMEOUT = 240  # seconds; Run All takes 5 to 40 s with the small parameters
+REDRAW_TIMEOUT = 30  # seconds from releasing the slider to the new chart; a few are expected
+TARGET = 40  # where the requests slider is dragged, well away from where it starts
+
+
+def open_notebook(page, lab, name: str):
+    """Open one notebook alone (``reset`` closes what the workspace had open) and return its panel."""
+    page.goto(lab.url(f"lab/tree/{name}") + "&reset")
+    panel = page.locator(".jp-NotebookPanel:visible")
+    panel.wait_for(timeout=60_000)
+    # Run All sent before the page has connected to its kernel runs nothing: wait for the
+    # kernel to be idle, as the server and as the page's status bar say.
+    deadline = time.monotonic() + KERNEL_START_TIMEOUT
+    while lab.kernel_state(name) != "idle":
+        if time.monotonic() > deadline:
+            pytest.fail(f"the kernel of {name} was not idle within {KERNEL_START_TIMEOUT} s")
+        time.sleep(0.3)
+    page.locator(".jp-StatusBar-Widget", has_text="| Idle").wait_for(timeout=KERNEL_START_TIMEOUT * 1000)
+    return panel
+
+
+def menu(page, name: str, command: str) -> None:
+    """Open the main menu ``name`` and click its item for ``command``, e.g. ``runmenu:run-all``."""
+    page.get_by_role("menuitem", name=name, exact=True).click()
+    page.locator(f"li[data-command='{command}']").click()
+
+
+def prompts_of(panel) -> list[str]:
+    return [text.strip() for text in panel.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()]
+
+
+def run_all(page, panel) -> list[str]:
+    """Run All from the menu, wait until every code cell has run, and return their prompts."""
+    menu(page, "Run", "runmenu:run-all")
+    deadline = time.monotonic() + RUN_ALL_TIMEOUT
+    while time.monotonic() < deadline:
+        prompts = prompts_of(panel)
+        if prompts and all(re.fullmatch(r"\[\d+\]:", prompt) for prompt in prompts):
+            return prompts
+        time.sleep(0.5)
+    page.screenshot(path=str(Path(tempfile.gettempdir()) / "run-all-failed.png"))
+    pytest.fail(f"Run All did not finish within {RUN_ALL_TIMEOUT} s: prompts {prompts}; errors {error_outputs(panel)}")
+
+
+def error_outputs(panel) -> list[str]:
+    """The text of every error or stderr output the notebook shows."""
+    return panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+
+
+def server_processes(lab, name: str) -> list[psutil.Process]:
+    """The latency servers started by the kernel of notebook ``name``."""
+    connection_file = f"kernel-{lab.kernel_id(name)}.json"
+    (kernel,) = [process for process in psutil.Process(lab.process.pid).children(recursive=True)
+                 if any(part.endswith(connection_file) for part in process.cmdline())]
+    return [child for child in kernel.children(recursive=True) if "helpers.server" in " ".join(child.cmdline())]
+
+
+def drag(page, slider, value: int, low: int, high: int) -> float:
+    """Drag the slider's handle with the mouse to about ``value``; return when it was released."""
+    handle = slider.locator(".noUi-handle")
+    # A press in a cell that is not the active one makes it active, and JupyterLab may scroll it
+    # under the mouse: a student clicks into the chart's cell first, as we do here.
+    slider.locator(".widget-label").click()
+    for _ in range(20):  # JupyterLab may still scroll the page after Run All: wait until it is still
+        handle.scroll_into_view_if_needed()
+        box = handle.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        on_handle = "([x, y]) => document.elementFromPoint(x, y)?.closest('.noUi-handle') !== null"
+        if page.evaluate(on_handle, [x, y]):
+            break
+        time.sleep(0.25)
+    else:
+        pytest.fail("the slider's handle never stayed in view")
+    track = slider.locator(".noUi-target").bounding_box()
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(track["x"] + track["width"] * (value - low) / (high - low), y, steps=12)
+    page.mouse.up()
+    return time.monotonic()
+
+
+@pytest.mark.parametrize("name", SLIDER_NOTEBOOKS)
+def test_run_all_then_drag_the_slider_redraws_the_chart_in_place(lab, page, name):
+    panel = open_notebook(page, lab, name)
+    prompts = run_all(page, panel)
+    assert error_outputs(panel) == []
+
+    live = panel.locator(".widget-vbox:has(.widget-image)")
+    caption = live.locator(".widget-html").last
+    image = live.locator(".widget-image")
+    assert caption.inner_text().startswith(f"{lab.parameters['N_REQUESTS']} requests of")
+    first_image = image.get_attribute("src")
+
+    slider = live.locator(".widget-slider", has=page.locator(".widget-label", has_text="requests"))
+    released = drag(page, slider, TARGET, 1, 200)
+    readout = int(slider.locator(".widget-readout").inner_text())
+    assert abs(readout - TARGET) <= 3, f"the slider moved to {readout}"
+    page.wait_for_function(
+        "([element, count]) => element.innerText.startsWith(count + ' requests of')",
+        arg=[caption.element_handle(), readout], timeout=REDRAW_TIMEOUT * 1000,
+    )
+    redrawn = time.monotonic() - released
+    assert image.get_attribute("src") != first_image  # a new chart, not only a new caption
+    print(f"\n{name}: slider released at {readout}; chart redrawn {redrawn:.2f} s later: {caption.inner_text()}")
+    # No cell ran meanwhile: the prompts are those Run All left.
+    assert prompts_of(panel) == prompts
+
+    # The notebook as saved: errors only where a cell is tagged to show one.
+    page.keyboard.press("Control+s")
+    page.locator(".jp-mod-dirty").first.wait_for(state="detached", timeout=10_000)  # the tab's unsaved mark
+    saved = nbformat.read(lab.root / name, as_version=4)
+    unexpected = [cell.source.splitlines()[0] for cell in saved.cells if cell.cell_type == "code"
+                  and "raises-exception" not in cell.metadata.get("tags", [])
+                  and any(output.output_type == "error" for output in cell.outputs)]
+    assert unexpected == []
+
+
+@pytest.mark.parametrize("name", SLIDER_NOTEBOOKS[:1])
+def test_restarting_the_kernel_leaves_no_server_behind(lab, page, name):
+    run_all(page, open_notebook(page, lab, name))
+    servers = server_processes(lab, name)
+    assert servers, "the notebook started no latency server"
+    menu(page, "Kernel", "kernelmenu:restart")
+    page.locator(".jp-Dialog button.jp-mod-accept", has_text="Restart").click()
+    gone, alive = psutil.wait_procs(servers, timeout=15)
+    assert alive == [], f"still running after the restart: {[process.pid for process in alive]}"
