@@ -1,9 +1,11 @@
 """Shared fixtures. Everything here talks to 127.0.0.1 only."""
 
 import matplotlib
+import nbformat
 import pytest
 
 import helpers
+from nbrun import NOTEBOOKS, execute
 
 matplotlib.use("Agg")  # tests draw off-screen; notebooks keep their own inline backend
 
@@ -22,3 +24,16 @@ def fresh_server(server):
     """The module's server with its counts reset, for tests that read ``stats()``."""
     server.reset_stats()
     return server
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Each notebook executed once with small parameters, shared by a module's tests that read it."""
+    cache = {}
+
+    def run(name: str) -> nbformat.NotebookNode:
+        if name not in cache:
+            cache[name] = execute(NOTEBOOKS / name, tmp_path_factory.mktemp(name.split(".")[0]))
+        return cache[name]
+
+    return run

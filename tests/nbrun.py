@@ -1,0 +1,119 @@
+"""What the notebook tests share: executing a notebook with small parameters, and reading it.
+
+Notebooks are prepared and executed by ``tools.notebooks``, as ``make run`` executes them:
+papermill injects the parameters, and nbclient runs the cells, honouring the
+`raises-exception` tag that lets a demonstrated error show its real message without stopping
+"Run All". Sliders are moved by the comm message a front end sends to the widget's model;
+``tests/browser`` moves them with a mouse in a real JupyterLab.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import nbformat.v4
+from nbclient import NotebookClient
+
+from tools.notebooks import SMALL, client_for, prepare, small_parameters
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+N_REQUESTS, LATENCY = SMALL["N_REQUESTS"], SMALL["LATENCY"]
+SWEEP, BIG_N = small_parameters("05_scaling.ipynb")["SWEEP"], small_parameters("05_scaling.ipynb")["BIG_N"]
+
+
+def execute(path: Path, tmp_path: Path, *, passes: int = 1, solved: bool = False, then=None) -> nbformat.NotebookNode:
+    """Run a notebook with the small parameters, ``passes`` times in one kernel, and return it.
+
+    ``then(client, notebook)``, if given, runs afterwards in the same kernel (see ``run_code``).
+    """
+    notebook = prepare(path, small_parameters(path.name))
+    if solved:
+        swap_in_solutions(notebook)
+    client = client_for(notebook, tmp_path, timeout=300)
+    with client.setup_kernel():
+        for _ in range(passes):
+            for index, cell in enumerate(list(notebook.cells)):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, index)
+        if then is not None:
+            then(client, notebook)
+        client.set_widgets_metadata()
+    return notebook
+
+
+def run_code(client: NotebookClient, notebook: nbformat.NotebookNode, source: str) -> str:
+    """Run one more cell in the notebook's kernel and return what it printed; fail on an error."""
+    cell = nbformat.v4.new_code_cell(source)
+    notebook.cells.append(cell)
+    client.execute_cell(cell, len(notebook.cells) - 1)
+    errors = [f"{output.ename}: {output.evalue}" for output in cell.outputs if output.output_type == "error"]
+    assert errors == [], f"{errors} from\n{source}"
+    return printed(cell)
+
+
+def move_slider(client: NotebookClient, notebook: nbformat.NotebookNode, name: str, value: float) -> None:
+    """Send the comm message a front end sends when the slider ``name`` is released at ``value``."""
+    model_id = run_code(client, notebook, f"print({name}.model_id)").strip()
+    update = {"method": "update", "state": {"value": value}, "buffer_paths": []}
+    client.kc.shell_channel.send(client.kc.session.msg("comm_msg", {"comm_id": model_id, "data": update}))
+
+
+def swap_in_solutions(notebook: nbformat.NotebookNode) -> None:
+    """Replace each exercise's starter cell with the solution shown after it."""
+    for index, cell in enumerate(notebook.cells):
+        if "exercise" in cell.metadata.get("tags", []):
+            solution = re.search(r"```python\n(.*?)```", notebook.cells[index + 1].source, re.DOTALL)
+            cell.source = solution.group(1)
+
+
+def printed(cell: nbformat.NotebookNode) -> str:
+    """What one code cell printed."""
+    return "".join(output.get("text", "") for output in cell.outputs)
+
+
+def text_of(notebook: nbformat.NotebookNode) -> str:
+    return "\n".join(
+        output.get("text", "")
+        for cell in notebook.cells if cell.cell_type == "code"
+        for output in cell.get("outputs", []) if output.output_type == "stream"
+    )
+
+
+def tagged(notebook: nbformat.NotebookNode, tag: str) -> list:
+    return [cell for cell in notebook.cells if tag in cell.metadata.get("tags", [])]
+
+
+def number(pattern: str, text: str) -> float:
+    match = re.search(pattern, text)
+    assert match, f"no line matching {pattern!r}"
+    return float(match.group(1))
+
+
+def slide_and_read(name: str, tmp_path: Path, wait: str) -> tuple[nbformat.NotebookNode, dict]:
+    """Run notebook ``name``, move its requests slider to 3 as a front end would, and read the chart.
+
+    ``wait`` is the code that waits for the redraw to finish. Returns the notebook and what was
+    seen: the image's hash ``before`` and ``after``, and the ``caption`` under the new chart.
+    """
+    seen = {}
+
+    def slide(client, notebook):
+        seen["before"] = run_code(client, notebook, "print(hash(live.image.value))")
+        move_slider(client, notebook, "count", 3)
+        seen["caption"] = run_code(client, notebook, f"{wait}\nprint(live.caption)")
+        seen["after"] = run_code(client, notebook, "print(hash(live.image.value))")
+
+    return execute(NOTEBOOKS / name, tmp_path, then=slide), seen
+
+
+def check_live_redraw(notebook: nbformat.NotebookNode, seen: dict, total_pattern: str, ideal: float) -> None:
+    """The chart was redrawn for 3 requests in a total near ``ideal``, and a stand-in was kept."""
+    assert seen["caption"].startswith(f"3 requests of {LATENCY:.2f} s:"), seen["caption"]
+    assert seen["after"] != seen["before"]  # a new chart is in place
+    assert ideal * 0.95 <= number(total_pattern, seen["caption"]) < ideal * 1.5 + 0.3
+    # Where no kernel runs, the chart first drawn stands in for the live one.
+    (shown,) = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+                if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
+    assert "image/png" in shown.data and shown.data["text/plain"].startswith(f"{N_REQUESTS} requests of")

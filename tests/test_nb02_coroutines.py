@@ -1,0 +1,27 @@
+"""02 · the coroutine version: the default pool's waves, a sized pool, a live chart."""
+
+import math
+import os
+
+from nbrun import LATENCY, N_REQUESTS, check_live_redraw, number, slide_and_read, text_of
+
+
+def test_02_default_pool_runs_in_waves_and_a_sized_pool_in_one(executed):
+    text = text_of(executed("02_coroutines.ipynb"))
+    workers = min(32, os.cpu_count() + 4)
+    waves = math.ceil(N_REQUESTS / workers)
+    assert f"{N_REQUESTS} requests / {workers} threads = {waves} waves" in text
+    assert f"the server never saw more than {min(workers, N_REQUESTS)} requests at once" in text
+    sync = number(r"sync: total +([\d.]+) s", text)
+    default = number(r"default pool: total +([\d.]+) s", text)
+    sized = number(r"pool of N_REQUESTS: total +([\d.]+) s", text)
+    assert waves * LATENCY * 0.9 <= default < waves * LATENCY * 1.5 + 0.3
+    assert LATENCY * 0.9 <= sized < LATENCY * 1.5 + 0.3
+    assert sized < sync / 3 and default < sync / 2
+    assert f"server peak: {N_REQUESTS}" in text
+    assert "16 requests took about 0.3 s, 4 took about 0.5 s" in text
+
+
+def test_moving_the_slider_reruns_the_requests_and_redraws(tmp_path):
+    notebook, seen = slide_and_read("02_coroutines.ipynb", tmp_path, "await asyncio.wrap_future(drawing)")
+    check_live_redraw(notebook, seen, r"sized pool (?P<total>[\d.]+) s", ideal=LATENCY)
