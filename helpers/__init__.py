@@ -7,7 +7,7 @@ this module so that the server's child process starts without importing matplotl
 """
 
 from helpers.resources import ResourceUsage, track_resources
-from helpers.server import LatencyServer, ServerStats, start_server
+from helpers.server import LatencyServer, ServerStats, SharedServer, course_server, start_server
 from helpers.timing import RequestRecord, Run, RunContext, timed_run
 from helpers.trace import LoopTrace, TaskTrace, ThreadCall, trace_loop
 
@@ -19,8 +19,10 @@ __all__ = [
     "Run",
     "RunContext",
     "ServerStats",
+    "SharedServer",
     "TaskTrace",
     "ThreadCall",
+    "course_server",
     "start_server",
     "timed_run",
     "trace_loop",

@@ -29,6 +29,10 @@ bounds each wait between bytes, never fires although the whole answer takes abou
 A malformed value is answered with 400 and a one-line reason. ``GET /stats`` returns what the
 server has served, as JSON; ``POST /stats/reset`` starts the counts again.
 
+On a room's shared server each notebook names itself with ``client=`` in every query, and
+``/stats?client=NAME`` counts only that client's requests: ``SharedServer`` does this, and
+``course_server()`` returns one when ``$ASYNC_BY_TIMING_SERVER`` names the room's server.
+
 A room full of students must not exhaust the server's open files, so the server:
 
 - raises its own soft open-file limit to the hard limit at start, and says how many
@@ -57,6 +61,8 @@ import logging
 import math
 import os
 import random
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -86,7 +92,12 @@ ALL_INTERFACES = ("0.0.0.0", "::")
 STATS_PATH = "/stats"
 RESET_PATH = "/stats/reset"
 ANSWERABLE_STATUSES = frozenset(s.value for s in HTTPStatus if 200 <= s.value <= 599)
-QUERY_PARAMETERS = ("delay", "jitter", "seed", "status", "size", "trickle")
+QUERY_PARAMETERS = ("delay", "jitter", "seed", "status", "size", "trickle", "client")
+# A client's name for its own counts on a shared server (see SharedServer), and how many it keeps.
+CLIENT_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_CLIENTS = 10_000
+# Where a notebook finds a classroom's shared server: set for everyone, e.g. by a JupyterHub admin.
+SHARED_SERVER_VARIABLE = "ASYNC_BY_TIMING_SERVER"
 # A finished student's connections are closed this long after their last answer. Long enough
 # for a loop of requests on one session to reuse its connection, short enough to free a room.
 KEEPALIVE_SECONDS = 2.0
@@ -133,6 +144,29 @@ class _Answer:
     status: int
     size: int
     trickle: float
+    client: str | None
+
+
+class _Counts:
+    """What was served to one set of clients: everyone's, or one named client's."""
+
+    def __init__(self) -> None:
+        self.served = self.rejected = self.in_flight = self.peak_in_flight = 0
+
+    def start(self) -> None:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def finish(self) -> None:
+        self.in_flight -= 1
+        self.served += 1
+
+    def reset(self) -> None:
+        self.served = self.rejected = 0
+        self.peak_in_flight = self.in_flight
+
+    def stats(self) -> ServerStats:
+        return ServerStats(self.served, self.rejected, self.in_flight, self.peak_in_flight)
 
 
 def _number(query: dict[str, list[str]], name: str, default: float, high: float) -> float:
@@ -173,25 +207,29 @@ def _trickle_reason(trickle: float, size: int) -> str | None:
 class _Latency:
     """The server's state: its latency, its jitter source, and the counts behind ``/stats``.
 
-    Everything runs on one event loop in one thread, so the counts need no lock.
+    Besides everyone's counts, it keeps each named client's (``client=`` in the query), so that
+    on a classroom's shared server each notebook can still read its own peak. Everything runs on
+    one event loop in one thread, so the counts need no lock.
     """
 
     def __init__(self, latency: float, seed: int) -> None:
         self.latency = latency
         self._random = random.Random(seed)
-        self.served = self.rejected = self.in_flight = self.peak_in_flight = 0
+        self.counts = _Counts()
+        self.clients: collections.OrderedDict[str, _Counts] = collections.OrderedDict()
+
+    def client_counts(self, client: str) -> _Counts:
+        """The counts of one named client; the longest unused are forgotten past MAX_CLIENTS."""
+        counts = self.clients.pop(client, None) or _Counts()
+        self.clients[client] = counts
+        if len(self.clients) > MAX_CLIENTS:
+            self.clients.popitem(last=False)
+        return counts
 
     def jitter(self, spread: float, seed: int | None) -> float:
         """A delay from 0 to ``spread``: fixed by ``seed`` if given, else the server's next draw."""
         source = random.Random(seed) if seed is not None else self._random
         return source.uniform(0, spread)
-
-    def stats(self) -> ServerStats:
-        return ServerStats(self.served, self.rejected, self.in_flight, self.peak_in_flight)
-
-    def reset(self) -> None:
-        self.served = self.rejected = 0
-        self.peak_in_flight = self.in_flight
 
     def read_answer(self, query_string: str) -> _Answer:
         """Decide how to answer a GET from its query string, or raise ``BadRequest``."""
@@ -215,9 +253,12 @@ class _Latency:
         reason = _trickle_reason(trickle, size)
         if reason:
             raise BadRequest(reason)
+        client = query["client"][-1] if "client" in query else None
+        if client is not None and not CLIENT_PATTERN.fullmatch(client):
+            raise BadRequest(f"client must be 1 to 64 letters, digits, '-' or '_', got {client!r}")
         if spread:
             delay += self.jitter(spread, seed)
-        return _Answer(delay=delay, status=status, size=size, trickle=trickle)
+        return _Answer(delay=delay, status=status, size=size, trickle=trickle, client=client)
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
         """Wait the delay, then answer: the ``await`` lets one thread hold every waiting request."""
@@ -225,8 +266,9 @@ class _Latency:
             answer = self.read_answer(request.query_string)
         except BadRequest as reason:
             return self.refuse(HTTPStatus.BAD_REQUEST, str(reason))
-        self.in_flight += 1
-        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        counted = [self.counts] + ([self.client_counts(answer.client)] if answer.client else [])
+        for counts in counted:
+            counts.start()
         try:
             await asyncio.sleep(answer.delay)
             headers = {"X-Delay": f"{answer.delay:.6f}"}
@@ -237,8 +279,8 @@ class _Latency:
                 return web.Response(status=answer.status, headers=headers, body=body, content_type="text/plain")
             return await self._stream(request, answer, headers)
         finally:
-            self.in_flight -= 1
-            self.served += 1
+            for counts in counted:
+                counts.finish()
 
     @staticmethod
     async def _stream(request: web.Request, answer: _Answer, headers: dict[str, str]) -> web.StreamResponse:
@@ -264,15 +306,31 @@ class _Latency:
         return response
 
     def refuse(self, status: HTTPStatus, reason: str) -> web.Response:
-        self.rejected += 1
+        self.counts.rejected += 1
         return web.Response(status=status, reason=reason, text=f"{status.value} {reason}\n")
+
+    def counts_for(self, request: web.Request) -> _Counts:
+        """Everyone's counts, or with ``?client=NAME`` that client's; ``BadRequest`` for a bad name."""
+        client = request.query.get("client")
+        if client is None:
+            return self.counts
+        if not CLIENT_PATTERN.fullmatch(client):
+            raise BadRequest(f"client must be 1 to 64 letters, digits, '-' or '_', got {client!r}")
+        return self.client_counts(client)
 
     async def show_stats(self, request: web.Request) -> web.Response:
         """The counts as JSON, and which process counted them (each gunicorn worker counts its own)."""
-        return web.json_response(dataclasses.asdict(self.stats()), headers={WORKER_PID_HEADER: str(os.getpid())})
+        try:
+            counts = self.counts_for(request)
+        except BadRequest as reason:
+            return self.refuse(HTTPStatus.BAD_REQUEST, str(reason))
+        return web.json_response(dataclasses.asdict(counts.stats()), headers={WORKER_PID_HEADER: str(os.getpid())})
 
     async def reset_stats(self, request: web.Request) -> web.Response:
-        self.reset()
+        try:
+            self.counts_for(request).reset()
+        except BadRequest as reason:
+            return self.refuse(HTTPStatus.BAD_REQUEST, str(reason))
         return await self.show_stats(request)
 
     async def not_allowed(self, request: web.Request) -> web.Response:
@@ -526,7 +584,72 @@ def _stop_process(process: subprocess.Popen) -> None:
         process.wait()
 
 
-class LatencyServer:
+class _Endpoint:
+    """What a notebook uses of a latency server, whether it runs here or is shared by a room.
+
+    ``_base`` is the server's address; ``_defaults`` are query settings every URL carries.
+    """
+
+    _base: str
+    _defaults: dict[str, object] = {}
+
+    def url_for(
+        self,
+        *,
+        delay: float | None = None,
+        jitter: float | None = None,
+        seed: int | None = None,
+        status: int | None = None,
+        size: int | None = None,
+        trickle: float | None = None,
+    ) -> str:
+        """The server's URL with per-request settings in its query string, checked here first.
+
+        ``delay`` replaces the server's latency for this request; ``jitter`` adds a random extra
+        wait from 0 to that many seconds, fixed by ``seed`` when given; ``status`` is the status
+        code to answer with; ``size`` the number of body bytes; ``trickle`` the seconds between
+        them, to show that a client's read timeout bounds each wait, not the whole answer.
+        """
+        settings = {
+            "delay": delay, "jitter": jitter, "seed": seed, "status": status, "size": size, "trickle": trickle,
+        }  # fmt: skip
+        query = {name: value for name, value in settings.items() if value is not None}
+        for name in ("delay", "jitter", "trickle"):
+            if name in query:
+                _check_latency(name, query[name])
+        for name, high in (("seed", 2**63 - 1), ("status", 599), ("size", MAX_BODY_SIZE)):
+            value = query.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            if not 0 <= value <= high:
+                raise ValueError(f"{name} must be from 0 to {high}, got {value}")
+        if "status" in query and query["status"] not in ANSWERABLE_STATUSES:
+            raise ValueError(f"status must be a known HTTP status from 200 to 599, got {status}")
+        reason = _trickle_reason(query.get("trickle", 0.0), query.get("size", 2))
+        if reason:
+            raise ValueError(reason)
+        query = {**self._defaults, **query}
+        return f"{self._base}/?{urllib.parse.urlencode(query)}" if query else self._base
+
+    def _stats_url(self, path: str) -> str:
+        client = self._defaults.get("client")
+        return self._base + path + (f"?client={client}" if client else "")
+
+    def stats(self) -> ServerStats:
+        """What the server has served so far, and its peak number of requests at once."""
+        with urllib.request.urlopen(self._stats_url(STATS_PATH), timeout=5) as response:
+            return ServerStats(**json.load(response))
+
+    def reset_stats(self) -> None:
+        """Start the counts again, e.g. before each experiment in a notebook."""
+        request = urllib.request.Request(self._stats_url(RESET_PATH), method="POST")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+
+class LatencyServer(_Endpoint):
     """A running latency server in a child process; ``start_server`` is the usual way to get one.
 
     Use it as a long-lived object for a whole notebook, or as a context manager for a block::
@@ -568,6 +691,7 @@ class LatencyServer:
                 )
         self._process.stdout.close()
         self.url: str = json.loads(first_line)["url"]
+        self._base = self.url
         self._stopper = weakref.finalize(self, _stop_process, self._process)
 
     @property
@@ -578,56 +702,6 @@ class LatencyServer:
     @property
     def running(self) -> bool:
         return self._process.poll() is None
-
-    def url_for(
-        self,
-        *,
-        delay: float | None = None,
-        jitter: float | None = None,
-        seed: int | None = None,
-        status: int | None = None,
-        size: int | None = None,
-        trickle: float | None = None,
-    ) -> str:
-        """The server's URL with per-request settings in its query string, checked here first.
-
-        ``delay`` replaces the server's latency for this request; ``jitter`` adds a random extra
-        wait from 0 to that many seconds, fixed by ``seed`` when given; ``status`` is the status
-        code to answer with; ``size`` the number of body bytes; ``trickle`` the seconds between
-        them, to show that a client's read timeout bounds each wait, not the whole answer.
-        """
-        settings = {
-            "delay": delay, "jitter": jitter, "seed": seed, "status": status, "size": size, "trickle": trickle,
-        }  # fmt: skip
-        query = {name: value for name, value in settings.items() if value is not None}
-        for name in ("delay", "jitter", "trickle"):
-            if name in query:
-                _check_latency(name, query[name])
-        for name, high in (("seed", 2**63 - 1), ("status", 599), ("size", MAX_BODY_SIZE)):
-            value = query.get(name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-            if not 0 <= value <= high:
-                raise ValueError(f"{name} must be from 0 to {high}, got {value}")
-        if "status" in query and query["status"] not in ANSWERABLE_STATUSES:
-            raise ValueError(f"status must be a known HTTP status from 200 to 599, got {status}")
-        reason = _trickle_reason(query.get("trickle", 0.0), query.get("size", 2))
-        if reason:
-            raise ValueError(reason)
-        return f"{self.url}/?{urllib.parse.urlencode(query)}" if query else self.url
-
-    def stats(self) -> ServerStats:
-        """What the server has served so far, and its peak number of requests at once."""
-        with urllib.request.urlopen(self.url + STATS_PATH, timeout=5) as response:
-            return ServerStats(**json.load(response))
-
-    def reset_stats(self) -> None:
-        """Start the counts again, e.g. before each experiment in a notebook."""
-        request = urllib.request.Request(self.url + RESET_PATH, method="POST")
-        with urllib.request.urlopen(request, timeout=5):
-            pass
 
     def stop(self) -> None:
         """Stop the server process; calling it again does nothing."""
@@ -650,6 +724,45 @@ def start_server(latency: float = DEFAULT_LATENCY, *, host: str = LOOPBACK, port
     Pass ``host="0.0.0.0"`` only on purpose, to let other machines in a classroom reach it.
     """
     return LatencyServer(latency, host=host, port=port)
+
+
+class SharedServer(_Endpoint):
+    """A latency server that somebody else runs for a room (a teacher's), used as one's own.
+
+    Every URL carries this notebook's latency as ``delay`` (so the lesson's numbers hold, whatever
+    latency the teacher chose) and a ``client`` name of its own, so that ``stats()`` counts this
+    notebook's requests and not the whole room's.
+    """
+
+    def __init__(self, url: str, latency: float = DEFAULT_LATENCY) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"url must be an http:// or https:// address, got {url!r}")
+        self.latency = _check_latency("latency", latency)
+        self._base = f"{parts.scheme}://{parts.netloc}"
+        self._defaults = {"delay": self.latency, "client": secrets.token_hex(8)}
+        self.url: str = self.url_for()
+        try:
+            self.stats()
+        except OSError as error:
+            raise RuntimeError(f"the shared latency server at {self._base} did not answer: {error}") from None
+
+    def stop(self) -> None:
+        """Nothing to stop: the server is not ours."""
+
+    def __repr__(self) -> str:
+        return f"<SharedServer {self._base} latency={self.latency:g}s>"
+
+
+def course_server(latency: float = DEFAULT_LATENCY) -> LatencyServer | SharedServer:
+    """The server a notebook times: the room's, if ``$ASYNC_BY_TIMING_SERVER`` names one, else its own.
+
+    A teacher (or a JupyterHub admin, for everyone) sets that variable to the address the shared
+    server prints, and every notebook of the series uses it with no edit; without it, each
+    notebook starts a server of its own on 127.0.0.1.
+    """
+    shared = os.environ.get(SHARED_SERVER_VARIABLE, "").strip()
+    return SharedServer(shared, latency) if shared else start_server(latency)
 
 
 def classroom_app(latency: float = DEFAULT_LATENCY, seed: int = 0) -> web.Application:

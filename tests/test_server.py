@@ -588,3 +588,40 @@ def test_class_bench_releases_every_student_and_prints_a_row_per_limit(capsys):
     assert len(rows) == 3
     assert all(row.split(" | ")[1:4] == ["10", "0", "0"] for row in rows), rows
     assert printed.count("Holds ") == 3
+
+
+# --- a classroom's shared server, as each notebook sees it ---------------------------------------
+
+
+def test_a_shared_server_carries_the_notebooks_latency_and_counts_each_notebook_apart(server, monkeypatch):
+    monkeypatch.setenv("ASYNC_BY_TIMING_SERVER", server.url)
+    first, second = helpers.course_server(latency=0.2), helpers.course_server(latency=0.05)
+    assert isinstance(first, helpers.SharedServer)
+    start = time.perf_counter()
+    assert requests.get(first.url, timeout=5).status_code == 200
+    assert time.perf_counter() - start >= 0.2  # this notebook's latency, not the server's 0.1 s
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: requests.get(second.url, timeout=5), range(3)))
+    assert first.stats().served == 1 and second.stats().served == 3
+    assert second.stats().peak_in_flight == 3
+    first.reset_stats()
+    assert first.stats().served == 0 and second.stats().served == 3
+
+
+def test_course_server_starts_a_local_server_when_no_shared_one_is_named(monkeypatch):
+    monkeypatch.delenv("ASYNC_BY_TIMING_SERVER", raising=False)
+    with helpers.course_server(latency=0.05) as local:
+        assert isinstance(local, LatencyServer) and local.url.startswith("http://127.0.0.1:")
+
+
+def test_a_shared_server_that_is_not_there_or_not_http_is_refused_clearly():
+    with pytest.raises(ValueError, match="url must be an http:// or https:// address, got 'ftp://x'"):
+        helpers.SharedServer("ftp://x")
+    with pytest.raises(RuntimeError, match="the shared latency server at http://127.0.0.1:1 did not answer"):
+        helpers.SharedServer("http://127.0.0.1:1")
+
+
+@pytest.mark.parametrize("path", ["/?client=no%20spaces", "/stats?client=" + "x" * 65])
+def test_a_malformed_client_name_gets_a_400_that_says_why(server, path):
+    answer = requests.get(server.url + path, timeout=5)
+    assert answer.status_code == 400 and "client must be 1 to 64 letters" in answer.reason
