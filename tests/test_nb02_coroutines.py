@@ -25,3 +25,14 @@ def test_02_default_pool_runs_in_waves_and_a_sized_pool_in_one(executed):
 def test_moving_the_slider_reruns_the_requests_and_redraws(tmp_path):
     notebook, seen = slide_and_read("02_coroutines.ipynb", tmp_path, "await asyncio.wrap_future(drawing)")
     check_live_redraw(notebook, seen, r"sized pool (?P<total>[\d.]+) s", ideal=LATENCY)
+
+
+def test_the_trace_splits_each_request_into_a_wait_for_a_thread_and_one_for_the_server(executed):
+    text = text_of(executed("02_coroutines.ipynb"))
+    workers = min(32, os.cpu_count() + 4)
+    waited = number(rf"(\d+) of {N_REQUESTS} calls waited for a thread", text)
+    assert waited == max(0, N_REQUESTS - workers)  # every wave after the first
+    longest = number(r"waited for a thread, the longest ([\d.]+) s", text)
+    assert longest >= (math.ceil(N_REQUESTS / workers) - 1) * LATENCY * 0.9
+    low, high = number(r"in flight: ([\d.]+) to", text), number(r"in flight: [\d.]+ to ([\d.]+) s each", text)
+    assert LATENCY * 0.9 <= low <= high < LATENCY * 1.5 + 0.2

@@ -15,7 +15,7 @@ EXPECTED_ERRORS = {  # the error each raises-exception cell must show, in order
 }
 EXPECTED_CHARTS = {  # each live chart counts once: its stand-in image
     "01_sync_loop.ipynb": 4,
-    "02_coroutines.ipynb": 6,
+    "02_coroutines.ipynb": 7,
     "03_event_loop.ipynb": 1,
     "04_keyword_wrapper.ipynb": 2,
     "05_scaling.ipynb": 7,
