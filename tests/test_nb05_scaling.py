@@ -52,3 +52,11 @@ def test_05_tail_politeness_threads_and_a_native_client_at_scale(executed):
 def test_moving_the_slider_reruns_the_requests_and_redraws(tmp_path):
     notebook, seen = slide_and_read("05_scaling.ipynb", tmp_path, "await asyncio.wrap_future(drawing)")
     check_live_redraw(notebook, seen, r"aiohttp (?P<total>[\d.]+) s", ideal=LATENCY)
+
+
+def test_the_trace_shows_the_semaphores_waits(executed):
+    text = text_of(executed("05_scaling.ipynb"))
+    waited = number(r"(\d+) of \d+ tasks waited for a slot", text)
+    assert waited == N_REQUESTS - 5  # POLITE_K = 5: all but the first wave
+    longest = number(r"waited for a slot, the longest ([\d.]+) s", text)
+    assert longest >= (math.ceil(N_REQUESTS / 5) - 1) * LATENCY * 0.9

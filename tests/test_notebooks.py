@@ -18,7 +18,7 @@ EXPECTED_CHARTS = {  # each live chart counts once: its stand-in image
     "02_coroutines.ipynb": 7,
     "03_event_loop.ipynb": 1,
     "04_keyword_wrapper.ipynb": 2,
-    "05_scaling.ipynb": 7,
+    "05_scaling.ipynb": 8,
 }
 
 
