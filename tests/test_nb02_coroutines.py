@@ -2,12 +2,17 @@
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 
-from nbrun import LATENCY, N_REQUESTS, check_live_redraw, number, slide_and_read, text_of
+import requests
+
+import helpers
+
+from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, check_live_redraw, execute, number, slide_and_read, text_of
 
 
-def test_02_default_pool_runs_in_waves_and_a_sized_pool_in_one(executed):
-    text = text_of(executed("02_coroutines.ipynb"))
+def check_waves(text: str) -> None:
+    """The default pool ran in waves, a sized pool in one, and the server's peak counts agree."""
     workers = min(32, os.cpu_count() + 4)
     waves = math.ceil(N_REQUESTS / workers)
     assert f"{N_REQUESTS} requests / {workers} threads = {waves} waves" in text
@@ -20,6 +25,21 @@ def test_02_default_pool_runs_in_waves_and_a_sized_pool_in_one(executed):
     assert sized < sync / 3 and default < sync / 2
     assert f"server peak: {N_REQUESTS}" in text
     assert "16 requests took about 0.3 s, 4 took about 0.5 s" in text
+
+
+def test_02_default_pool_runs_in_waves_and_a_sized_pool_in_one(executed):
+    check_waves(text_of(executed("02_coroutines.ipynb")))
+
+
+def test_against_a_rooms_shared_server_the_lesson_holds(tmp_path, monkeypatch):
+    # The room's server has a latency of its own, and other students' requests are in flight.
+    with helpers.start_server(latency=0.5) as room, ThreadPoolExecutor(3) as others:
+        monkeypatch.setenv("ASYNC_BY_TIMING_SERVER", room.url)
+        busy = [others.submit(requests.get, room.url_for(delay=15), timeout=30) for _ in range(3)]
+        text = text_of(execute(NOTEBOOKS / "02_coroutines.ipynb", tmp_path))
+        assert all(answer.result().ok for answer in busy)
+    assert f"requests go to {room.url}/?delay={LATENCY}&client=" in text
+    check_waves(text)  # this notebook's latency, and this notebook's own peak counts
 
 
 def test_moving_the_slider_reruns_the_requests_and_redraws(tmp_path):
