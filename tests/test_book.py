@@ -1,0 +1,31 @@
+"""make run's book: a page per notebook that reads offline, titled and linked in order."""
+
+import re
+
+import nbformat
+
+
+from tools.build_book import build
+
+
+def test_the_book_reads_offline_with_titles_links_and_the_live_charts_stand_ins(executed, tmp_path):
+    for name in ("01_sync_loop.ipynb", "04_keyword_wrapper.ipynb"):
+        nbformat.write(executed(name), tmp_path / name)
+    first, second = build(tmp_path)
+    page = first.read_text(encoding="utf-8")
+    # Nothing loaded from elsewhere: no script, style or frame from a CDN.
+    assert re.findall(r"<(?:script|link|iframe)[^>]+(?:src|href)=[\"']https?://", page) == []
+    assert "application/vnd.jupyter.widget-view+json" not in page and "widget-state" not in page
+    # The live chart's stand-in: the chart first drawn, as an image, with its caption.
+    assert "the live chart shows" in page
+    assert page.count("<img") == sum(
+        "image/png" in output.get("data", {})
+        for cell in nbformat.read(tmp_path / "01_sync_loop.ipynb", as_version=4).cells if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+    # Titled for its notebook, with links to the next page and the contents.
+    assert "<title>01 · The sync loop: twenty requests, one after another</title>" in page
+    assert f'href="{second.name}" rel="next"' in page and 'href="index.html"' in page
+    assert f'href="{first.name}" rel="prev"' in second.read_text(encoding="utf-8")
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "`" not in index and index.count("<li>") == 2
