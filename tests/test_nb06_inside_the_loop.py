@@ -1,0 +1,141 @@
+"""06 · inside the loop: a toy loop of generators, asyncio beside it, and a task that blocks both."""
+
+import math
+import os
+import re
+
+import pytest
+
+from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, execute, number, printed, run_code, tagged, text_of
+
+NAME = "06_inside_the_loop.ipynb"
+# WORKERS in the notebook: A sleeps 0.10 s three times, B 0.25 s twice, C 0.15 s once. A step
+# runs at each start and after each sleep, so by the clock: 0 (A B C), .10 A, .15 C, .20 A,
+# .25 B, .30 A, .50 B. Wake-ups at least 0.05 s apart, so a busy machine cannot reorder them.
+ORDER = "A B C A C A B A B"
+LONGEST_SLEEP = 0.5
+BLOCKED_FROM = 0.05  # the blocker's polite sleep before it blocks for LATENCY
+
+# Plausible wrong answers for each exercise, in the order of the exercises: each must get "Not yet".
+WRONG_ANSWERS = [
+    [
+        'predicted = ["P", "P", "P", "Q", "Q"]  # each task to its end, in turn',
+        'predicted = ["P", "Q", "P", "Q"]  # no step after the last sleep',
+        'predicted = ["P", "Q", "P", "P", "Q"]  # the wake-ups out of time order',
+        'predicted = "P Q P Q P"  # the right names, but not a list',
+    ],
+    [
+        "def polite_blocker():\n    yield from sleep(0.05)\n    time.sleep(LATENCY)  # still blocks\n",
+        "def polite_blocker():\n    yield from sleep(0.05)\n    sleep(LATENCY)  # makes a generator, never runs it\n",
+        "def polite_blocker():\n    yield from sleep(0.05)  # forgets the second wait\n",
+        "async def polite_blocker():  # asyncio's kind of task, not the toy's\n"
+        "    await asyncio.sleep(0.05)\n    await asyncio.sleep(LATENCY)\n",
+    ],
+]
+
+
+def order(text: str, loop: str) -> str:
+    match = re.search(rf"{loop} ran the steps in the order +([A-C ]+)$", text, re.MULTILINE)
+    assert match, f"no order printed for {loop}"
+    return match.group(1).strip()
+
+
+def test_06_the_toy_loop_and_asyncio_run_the_steps_in_one_order(executed):
+    text = text_of(executed(NAME))
+    assert order(text, "the toy loop") == ORDER
+    assert order(text, "asyncio") == ORDER
+    assert "the same order as the toy loop: True" in text
+    toy = number(r"toy total ([\d.]+) s", text)
+    assert LONGEST_SLEEP * 0.95 <= toy < LONGEST_SLEEP + 0.25
+    assert "_ready is a deque, _scheduled a list kept as a heap" in text
+
+
+def test_06_both_loops_spend_nearly_all_the_time_waiting(executed):
+    text = text_of(executed(NAME))
+    toy_busy = number(r"the toy ran its steps for ([\d.]+) ms", text) / 1000
+    asyncio_busy = number(r"asyncio's loop thread was busy ([\d.]+) ms", text) / 1000
+    assert toy_busy < LONGEST_SLEEP / 10 and asyncio_busy < LONGEST_SLEEP / 10
+
+
+def test_06_a_blocking_task_makes_the_others_wait_its_whole_sleep(executed):
+    text = text_of(executed(NAME))
+    blocked_until = BLOCKED_FROM + LATENCY
+    for loop in ("the toy woke it at", "asyncio at"):
+        woke = number(rf"{loop} ([\d.]+) s", text)
+        assert blocked_until * 0.95 <= woke < blocked_until + 0.25, loop  # A asked for 0.10 s
+    unblocked = number(r"unblocked: ([\d.]+) s", text)
+    for loop in ("toy", "asyncio"):
+        total = number(rf"totals?:.*?\b{loop} ([\d.]+) s", text)
+        # A's three sleeps start again after the block: later than B's unblocked 0.5 s end.
+        assert total >= max(LONGEST_SLEEP, blocked_until + 0.2) * 0.95 and total >= unblocked - 0.05, loop
+
+
+def test_06_requests_take_one_latency_per_wave_while_the_loop_idles(executed):
+    text = text_of(executed(NAME))
+    waves = math.ceil(N_REQUESTS / min(32, os.cpu_count() + 4))
+    assert f"{N_REQUESTS} requests, status [200]" in text
+    total = number(rf"{N_REQUESTS} requests, status \[200\], in ([\d.]+) s", text)
+    assert waves * LATENCY * 0.9 <= total < waves * LATENCY * 1.5 + 0.3
+    busy = number(r"the loop thread was busy ([\d.]+) ms of it", text) / 1000
+    assert busy < total / 2
+
+
+def test_06_draws_three_charts_each_followed_by_what_to_look_for(executed):
+    notebook = executed(NAME)
+    cells = notebook.cells
+    drawn = [i for i, cell in enumerate(cells) if cell.cell_type == "code"
+             for output in cell.outputs if "image/png" in output.get("data", {})]
+    assert len(drawn) == 3
+    for i in drawn:
+        assert cells[i + 1].cell_type == "markdown" and cells[i + 1].source.startswith("**What to look for:**")
+
+
+def test_06_no_cell_raises(executed):
+    errors = [f"{output.ename}: {output.evalue}" for cell in executed(NAME).cells if cell.cell_type == "code"
+              for output in cell.outputs if output.output_type == "error"]
+    assert errors == []
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    """Each exercise's check, run after the solution and after each wrong answer, in one kernel.
+
+    The notebook runs once with its starters; then, as swap_in_solutions does with a fresh run,
+    an answer replaces the exercise cell's source, and the exercise and its check run again.
+    """
+    seen = {}
+
+    def answer(client, notebook):
+        exercises, checks = tagged(notebook, "exercise"), tagged(notebook, "check")
+        for index, (exercise, check) in enumerate(zip(exercises, checks)):
+            position = notebook.cells.index(exercise)
+            solution = re.search(r"```python\n(.*?)```", notebook.cells[position + 1].source, re.DOTALL).group(1)
+            seen[index] = {"starter": printed(check)}
+            for label, source in [("solution", solution), *(("wrong", wrong) for wrong in WRONG_ANSWERS[index])]:
+                run_code(client, notebook, source)
+                seen[index].setdefault(label, []).append((source, run_code(client, notebook, check.source)))
+
+    execute(NOTEBOOKS / NAME, tmp_path_factory.mktemp("06_answers"), then=answer)
+    return seen
+
+
+def test_06_every_exercise_has_wrong_answers_to_try(verdicts):
+    assert len(verdicts) == len(WRONG_ANSWERS) >= 2
+    assert all(len(wrong) >= 2 for wrong in WRONG_ANSWERS)
+
+
+@pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
+def test_06_checks_say_not_yet_for_the_starter(verdicts, exercise):
+    assert verdicts[exercise]["starter"].startswith("Not yet"), verdicts[exercise]["starter"]
+
+
+@pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
+def test_06_checks_accept_the_solution(verdicts, exercise):
+    ((_, said),) = verdicts[exercise]["solution"]
+    assert said.startswith("Correct"), said
+
+
+@pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
+def test_06_checks_say_not_yet_for_each_wrong_answer(verdicts, exercise):
+    passed = [(source, said) for source, said in verdicts[exercise]["wrong"] if not said.startswith("Not yet")]
+    assert passed == [], passed
