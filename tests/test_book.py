@@ -4,7 +4,6 @@ import re
 
 import nbformat
 
-
 from tools.build_book import build
 
 
