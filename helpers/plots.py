@@ -378,7 +378,7 @@ def plot_swimlanes(trace: LoopTrace, ax: Axes | None = None) -> Axes:
                 for start, end, segment_kind in segments if segment_kind == kind]
         if bars:
             hairline = kind == "run"
-            _bars(ax, bars, height, color=colour, label=label,
+            _bars(ax, bars, height, color=colour, label=label, zorder=3 if hairline else 2,  # runs on top
                   edgecolor=colour if hairline else "none", linewidth=0.5 if hairline else 0)
     # The loop's lane sits above the tasks and grows with them, so that it stays readable at 200.
     loop_height = max(height, n / 12)

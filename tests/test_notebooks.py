@@ -19,6 +19,7 @@ EXPECTED_CHARTS = {  # each live chart counts once: its stand-in image
     "03_event_loop.ipynb": 1,
     "04_keyword_wrapper.ipynb": 2,
     "05_scaling.ipynb": 8,
+    "06_inside_the_loop.ipynb": 3,
 }
 
 
