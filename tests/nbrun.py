@@ -23,12 +23,14 @@ N_REQUESTS, LATENCY = SMALL["N_REQUESTS"], SMALL["LATENCY"]
 SWEEP, BIG_N = small_parameters("05_scaling.ipynb")["SWEEP"], small_parameters("05_scaling.ipynb")["BIG_N"]
 
 
-def execute(path: Path, tmp_path: Path, *, passes: int = 1, solved: bool = False, then=None) -> nbformat.NotebookNode:
+def execute(path: Path, tmp_path: Path, *, passes: int = 1, solved: bool = False, then=None,
+            parameters: dict | None = None) -> nbformat.NotebookNode:
     """Run a notebook with the small parameters, ``passes`` times in one kernel, and return it.
 
-    ``then(client, notebook)``, if given, runs afterwards in the same kernel (see ``run_code``).
+    ``parameters`` override some of the small ones. ``then(client, notebook)``, if given, runs
+    afterwards in the same kernel (see ``run_code``).
     """
-    notebook = prepare(path, small_parameters(path.name))
+    notebook = prepare(path, {**small_parameters(path.name), **(parameters or {})})
     if solved:
         swap_in_solutions(notebook)
     client = client_for(notebook, tmp_path, timeout=300)

@@ -1,7 +1,7 @@
 """02 · the coroutine version: the default pool's waves, a sized pool, a live chart."""
 
 import math
-import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -10,12 +10,18 @@ import helpers
 
 from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, check_live_redraw, execute, number, slide_and_read, text_of
 
+# The default pool's size, as this Python and this process's CPUs give it (as in the kernel).
+with ThreadPoolExecutor() as probe:
+    DEFAULT_WORKERS = probe._max_workers
+
 
 def check_waves(text: str) -> None:
     """The default pool ran in waves, a sized pool in one, and the server's peak counts agree."""
-    workers = min(32, os.cpu_count() + 4)
+    workers = DEFAULT_WORKERS
     waves = math.ceil(N_REQUESTS / workers)
     assert f"{N_REQUESTS} requests / {workers} threads = {waves} waves" in text
+    cpus = "os.process_cpu_count()" if sys.version_info >= (3, 13) else "os.cpu_count()"
+    assert f"{cpus} = {workers - 4}, so the default pool has min(32, {workers - 4} + 4) = {workers} threads" in text
     assert f"the server never saw more than {min(workers, N_REQUESTS)} requests at once" in text
     sync = number(r"sync: total +([\d.]+) s", text)
     default = number(r"default pool: total +([\d.]+) s", text)
@@ -49,10 +55,27 @@ def test_moving_the_slider_reruns_the_requests_and_redraws(tmp_path):
 
 def test_the_trace_splits_each_request_into_a_wait_for_a_thread_and_one_for_the_server(executed):
     text = text_of(executed("02_coroutines.ipynb"))
-    workers = min(32, os.cpu_count() + 4)
+    workers = DEFAULT_WORKERS
     waited = number(rf"(\d+) of {N_REQUESTS} calls waited for a thread", text)
     assert waited == max(0, N_REQUESTS - workers)  # every wave after the first
     longest = number(r"waited for a thread, the longest ([\d.]+) s", text)
     assert longest >= (math.ceil(N_REQUESTS / workers) - 1) * LATENCY * 0.9
     low, high = number(r"in flight: ([\d.]+) to", text), number(r"in flight: [\d.]+ to ([\d.]+) s each", text)
     assert LATENCY * 0.9 <= low <= high < LATENCY * 1.5 + 0.2
+
+
+def test_its_the_threads_io_overlaps_without_asyncio_and_cpu_work_does_not_in_threads(executed):
+    text = text_of(executed("02_coroutines.ipynb"))
+    plain = number(r"no asyncio: ([\d.]+) s", text)
+    assert LATENCY * 0.9 <= plain < LATENCY * 1.5 + 0.3  # the sized pool's wall, with no event loop
+    one = number(r"one sum: ([\d.]+) s", text)
+    in_threads = number(r"four in threads: ([\d.]+) s", text)
+    assert in_threads >= 2.5 * one  # four sums that take turns for the GIL
+
+
+def test_where_the_pool_holds_every_request_the_count_is_raised_so_waves_show(tmp_path):
+    notebook = execute(NOTEBOOKS / "02_coroutines.ipynb", tmp_path, parameters={"N_REQUESTS": 2})
+    raised = 2 * DEFAULT_WORKERS + 2
+    text = text_of(notebook)
+    assert f"so there would be no waves to see: N_REQUESTS is raised to {raised}." in text
+    assert f"{raised} requests / {DEFAULT_WORKERS} threads = 3 waves" in text
