@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 WORK := my-notebooks
 
-.PHONY: lab test test-browser run bench bench-class bench-stall chart clean
+.PHONY: lab test test-browser run bench bench-class bench-stall bench-memory chart clean
 
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-class: $(READY)
 # Each slider notebook run 30 times headless: the distribution of wall times shows no stall.
 bench-stall: $(READY)
 	$(BIN)/python -m benchmarks.stall
+
+# The memory one student needs, notebook by notebook at its defaults: for sizing a JupyterHub host.
+bench-memory: $(READY)
+	$(BIN)/python -m benchmarks.memory
 
 # The README's chart: the sync loop and the async version, timed and drawn by the series' helpers.
 chart: $(READY)
