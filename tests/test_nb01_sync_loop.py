@@ -1,13 +1,47 @@
-"""01 · the sync loop: about N x latency, the clocks, the post's numbers, and a live chart that redraws."""
+"""01 · the sync loop: about N x latency, a live chart that redraws, checks that catch wrong answers."""
 
 import re
 from pathlib import Path
 
 import nbformat
 
-from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, check_live_redraw, number, slide_and_read, text_of
+from nbrun import (
+    LATENCY, N_REQUESTS, NOTEBOOKS, check_live_redraw, execute, number, printed, run_code, slide_and_read,
+    swap_in_solutions, tagged, text_of,
+)
 
 NOTEBOOK = "01_sync_loop.ipynb"
+# Plausible wrong answers for each exercise, in the notebook's order: its check must say "Not yet".
+WRONG_ANSWERS = [
+    [  # Exercise 1: ideal_sync_total(n_requests, latency)
+        "def ideal_sync_total(n_requests, latency):\n    return latency",
+        "def ideal_sync_total(n_requests, latency):\n    return n_requests + latency",
+        "def ideal_sync_total(n_requests, latency):\n    return n_requests / latency",
+        "def ideal_sync_total(n_requests, latency):\n    return n_requests * LATENCY",  # the global
+        "def ideal_sync_total(n_requests, latency):\n    return N_REQUESTS * latency",  # the global
+        "def ideal_sync_total(n_requests, latency):\n    return round(n_requests * latency)",
+        "def ideal_sync_total(n_requests, latency):\n    print(n_requests * latency)",  # returns None
+        "def ideal_sync_total(n_requests, latency):\n    return f'{n_requests * latency} s'",
+    ],
+    [  # Exercise 2: slowest_request(records)
+        "def slowest_request(records):\n    return min(records, key=lambda record: record.duration)",
+        "def slowest_request(records):\n    return records[-1]",
+        "def slowest_request(records):\n    return records[0]",
+        "def slowest_request(records):\n    return max(record.duration for record in records)",
+        "def slowest_request(records):\n    return max(records, key=lambda record: record.index)",
+        "def slowest_request(records):\n    return sorted(records, key=lambda record: record.duration)[0]",
+    ],
+]
+
+
+def swap_in_answers(notebook: nbformat.NotebookNode, answers: list[str]) -> None:
+    """Replace each exercise's cell with the answer given for it, in order (cf. ``swap_in_solutions``)."""
+    exercises = tagged(notebook, "exercise")
+    assert len(answers) == len(exercises)
+    for cell, answer in zip(exercises, answers):
+        cell.source = answer
+
+
 def test_01_sync_total_is_about_n_times_latency(executed):
     text = text_of(executed(NOTEBOOK))
     assert len(re.findall(r"^200 :  \d", text, re.MULTILINE)) == 1 + 2 * N_REQUESTS
@@ -57,6 +91,46 @@ def test_01_links_the_glossary():
     (link,) = re.findall(r"\]\((\.\./docs/glossary\.md)\)", notebook.cells[0].source)
     assert (NOTEBOOKS / link).resolve() == (Path(__file__).resolve().parent.parent / "docs" / "glossary.md")
     assert (NOTEBOOKS / link).is_file()
+
+
+def test_01_checks_say_not_yet_for_plausible_wrong_answers(tmp_path):
+    """Each wrong answer, swapped into its exercise cell and run with the cells after it, fails its check.
+
+    The notebook runs once; then its exercise section runs again for every round of answers, at
+    the small parameters and again at the parameter cell's defaults. The solutions, run the same
+    way, must pass: the harness can tell right from wrong.
+    """
+    said = []  # (parameters, answers, what each check printed)
+
+    def answer_again(client, notebook):
+        first = notebook.cells.index(tagged(notebook, "exercise")[0])
+        for parameters in ("", "N_REQUESTS, LATENCY = 20, 0.3"):
+            if parameters:
+                run_code(client, notebook, parameters)
+            rounds = max(len(answers) for answers in WRONG_ANSWERS)
+            for i in range(rounds + 1):
+                if i < rounds:
+                    answers = [wrong[i % len(wrong)] for wrong in WRONG_ANSWERS]
+                    swap_in_answers(notebook, answers)
+                else:
+                    swap_in_solutions(notebook)
+                    answers = [cell.source for cell in tagged(notebook, "exercise")]
+                for index in range(first, len(notebook.cells)):
+                    if notebook.cells[index].cell_type == "code":
+                        client.execute_cell(notebook.cells[index], index)
+                said.append((parameters, answers, [printed(cell) for cell in tagged(notebook, "check")]))
+
+    execute(NOTEBOOKS / NOTEBOOK, tmp_path, then=answer_again)
+    *wrong_rounds, solved = [entry for entry in said if not entry[0]]
+    *wrong_rounds_default, solved_default = [entry for entry in said if entry[0]]
+    for parameters, answers, checks in wrong_rounds + wrong_rounds_default:
+        for answer, check in zip(answers, checks):
+            said_not_yet = "Not yet" in check and "Correct" not in check  # an answer may print too
+            assert said_not_yet, f"{parameters or 'small parameters'}: {answer!r} -> {check!r}"
+    for _, _, checks in (solved, solved_default):
+        assert all(check.startswith("Correct") for check in checks), checks
+    tested = {answer for _, answers, _ in wrong_rounds for answer in answers}
+    assert tested == {answer for wrong in WRONG_ANSWERS for answer in wrong}
 
 
 def test_moving_the_slider_reruns_the_requests_and_redraws(tmp_path):
