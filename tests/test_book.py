@@ -3,6 +3,7 @@
 import re
 
 import nbformat
+import nbformat.v4
 
 from tools.build_book import build
 
@@ -10,7 +11,10 @@ from tools.build_book import build
 def test_the_book_reads_offline_with_titles_links_and_the_live_charts_stand_ins(executed, tmp_path):
     for name in ("01_sync_loop.ipynb", "04_keyword_wrapper.ipynb"):
         nbformat.write(executed(name), tmp_path / name)
-    first, second = build(tmp_path)
+    # 01 links to 03 in its text; a page with only a title stands in for 03 here.
+    stand_in = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 03 · The event loop")])
+    nbformat.write(stand_in, tmp_path / "03_event_loop.ipynb")
+    first, second, _ = build(tmp_path)
     page = first.read_text(encoding="utf-8")
     # Nothing loaded from elsewhere: no script, style or frame from a CDN.
     assert re.findall(r"<(?:script|link|iframe)[^>]+(?:src|href)=[\"']https?://", page) == []
@@ -27,4 +31,6 @@ def test_the_book_reads_offline_with_titles_links_and_the_live_charts_stand_ins(
     assert f'href="{second.name}" rel="next"' in page and 'href="index.html"' in page
     assert f'href="{first.name}" rel="prev"' in second.read_text(encoding="utf-8")
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert "`" not in index and index.count("<li>") == 2
+    assert "`" not in index and index.count("<li>") == 3
+    # A link in the text to another notebook leads to its page: 01 points to 03.
+    assert 'href="03_event_loop.ipynb' not in page and 'href="03_event_loop.html"' in page

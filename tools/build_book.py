@@ -8,7 +8,8 @@ The book reads offline. nbconvert's pages load require.js, MathJax and the widge
 from public CDNs; the notebooks need none of them (no maths, and no widget can run without a
 kernel anyway), so the template here leaves them out, and each live chart shows its stand-in:
 the chart drawn for the parameter cell's values, kept beside the widget as a plain PNG.
-Each page is titled for its notebook and links to the pages before and after it.
+Each page is titled for its notebook and links to the pages before and after it, and a link
+in the text to another notebook of the series leads to that notebook's page.
 
     python -m tools.build_book build
 """
@@ -97,6 +98,13 @@ def without_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
+def linked_to_pages(body: str, pages: list[Path]) -> str:
+    """The page with its links to other notebooks of the series pointed at their pages instead."""
+    for page in pages:
+        body = body.replace(f'href="{page.stem}.ipynb', f'href="{page.name}')
+    return body
+
+
 def link(page: Path | None, arrow: str, titles: dict[Path, str]) -> str:
     if page is None:
         return "<span></span>"
@@ -120,7 +128,7 @@ def build(folder: Path) -> list[Path]:
         body, _ = exporter.from_notebook_node(
             without_widgets(notebook), resources={"metadata": {"name": titles[page]}, "book_nav": nav},
         )
-        page.write_text(body, encoding="utf-8")
+        page.write_text(linked_to_pages(body, pages), encoding="utf-8")
     items = "\n".join(f'<li><a href="{page.name}">{html.escape(titles[page])}</a></li>' for page in pages)
     machine = html.escape(f"Python {platform.python_version()} with {os.cpu_count()} CPUs")
     (folder / "index.html").write_text(INDEX.format(machine=machine, items=items), encoding="utf-8")
