@@ -2,26 +2,97 @@
 
 import re
 import sys
-import tempfile
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from nbrun import LATENCY, N_REQUESTS, number, printed, text_of
+from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, number, printed, tagged, text_of
+from tools.notebooks import client_for, prepare, small_parameters
 
 NAME = "03_event_loop.ipynb"
 TEMPORARY_FOLDERS = "async-post-*"  # the prefix run_script gives its folders
 
-def temporary_folders() -> set:
-    return set(Path(tempfile.gettempdir()).glob(TEMPORARY_FOLDERS))
+# Plausible wrong answers for each exercise, in order; each must get "Not yet" from its check.
+WRONG_ANSWERS = [
+    [  # Exercise 1: fixed_async_code()
+        # The post's run_until_complete, which nest_asyncio2 (applied above the exercise) lets through.
+        """
+async def fixed_async_code():
+    loop = asyncio.get_event_loop()
+    tasks = [loop.create_task(get_response(loop)) for _ in range(N_REQUESTS)]
+    completed_tasks, _ = loop.run_until_complete(asyncio.wait(tasks))
+    return [task.result()[0] for task in completed_tasks]
+""",
+        # asyncio.run inside a coroutine: nest_asyncio2's asyncio.run calls run_until_complete.
+        """
+async def fixed_async_code():
+    async def send_all():
+        loop = asyncio.get_running_loop()
+        return await asyncio.gather(*(get_response(loop) for _ in range(N_REQUESTS)))
+    return [status for status, _ in asyncio.run(send_all())]
+""",
+        # Bare coroutines to asyncio.wait: a TypeError from 3.11, a DeprecationWarning on 3.10.
+        """
+async def fixed_async_code():
+    loop = asyncio.get_running_loop()
+    completed_tasks, _ = await asyncio.wait([get_response(loop) for _ in range(N_REQUESTS)])
+    return [task.result()[0] for task in completed_tasks]
+""",
+        # The (status, time) pairs instead of the status codes.
+        """
+async def fixed_async_code():
+    loop = asyncio.get_running_loop()
+    tasks = [asyncio.create_task(get_response(loop)) for _ in range(N_REQUESTS)]
+    completed_tasks, _ = await asyncio.wait(tasks)
+    return [task.result() for task in completed_tasks]
+""",
+        # One request after another: right statuses, the post's point lost.
+        """
+async def fixed_async_code():
+    loop = asyncio.get_running_loop()
+    return [(await get_response(loop))[0] for _ in range(N_REQUESTS)]
+""",
+    ],
+    [  # Exercise 2: finish_order(delays)
+        # gather: the order the jobs were passed in.
+        """
+async def finish_order(delays):
+    return await asyncio.gather(*(job(i, d) for i, d in enumerate(delays)))
+""",
+        # The right order, worked out without running a job.
+        """
+async def finish_order(delays):
+    return sorted(range(len(delays)), key=lambda i: delays[i])
+""",
+        # The jobs one after another, shortest first: the right order, the sum of the delays.
+        """
+async def finish_order(delays):
+    return [await job(i, d) for i, d in sorted(enumerate(delays), key=lambda pair: pair[1])]
+""",
+        # as_completed, but the results read back in the order the tasks were made.
+        """
+async def finish_order(delays):
+    tasks = [asyncio.create_task(job(i, d)) for i, d in enumerate(delays)]
+    for next_done in asyncio.as_completed(tasks):
+        await next_done
+    return [task.result() for task in tasks]
+""",
+    ],
+]
 
 
 @pytest.fixture(scope="module")
-def run03(executed):
-    """The notebook executed with small parameters, and the temporary folders there were before."""
-    before = temporary_folders()
-    return executed(NAME), before
+def run03(executed, tmp_path_factory):
+    """The notebook executed with small parameters, and the temporary folder its kernel used.
+
+    The kernel gets a temporary folder of its own ($TMPDIR), so that the folders other runs on
+    this machine leave in /tmp (older copies of this notebook did) are not mistaken for its own.
+    """
+    private = tmp_path_factory.mktemp("tmpdir03")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", str(private))
+        notebook = executed(NAME)
+    return notebook, private
 
 
 def cell_with(notebook: nbformat.NotebookNode, fragment: str) -> nbformat.NotebookNode:
@@ -97,11 +168,10 @@ def test_03_script_output_shows_whole_lines(run03):
 
 
 def test_03_leaves_no_temporary_folder(run03):
-    notebook, before = run03
-    assert temporary_folders() - before == set()
-    used = set(re.findall(r"/async-post-\w+", text_of(notebook)))
-    assert used  # the tracebacks name the folders the scripts ran in
-    assert [folder for folder in used if Path(tempfile.gettempdir(), folder.strip("/")).exists()] == []
+    notebook, private = run03
+    used = re.findall(rf"{re.escape(str(private))}/{TEMPORARY_FOLDERS[:-1]}\w+", text_of(notebook))
+    assert used  # the scripts' tracebacks name the folders they ran in
+    assert list(private.glob(TEMPORARY_FOLDERS)) == []
 
 
 def test_03_blocking_call_holds_the_loop_and_the_fix_does_not(run03):
@@ -137,3 +207,17 @@ def test_03_demonstrates_nest_asyncio2_which_the_kernel_requires(run03):
     assert "nest_asyncio2.apply()" in sources and not re.search(r"import nest_asyncio\b(?!2)", sources)
     nested = printed(cell_with(notebook, "def async_code_nested("))
     assert nested.count("200 :  ") == N_REQUESTS and "total: " in nested
+
+
+@pytest.mark.parametrize("index", range(max(len(wrong) for wrong in WRONG_ANSWERS)))
+def test_03_checks_say_not_yet_for_wrong_answers(tmp_path, index):
+    """Each run swaps one wrong answer into each exercise (the shorter list starts over)."""
+    answers = [wrong[index % len(wrong)] for wrong in WRONG_ANSWERS]
+    notebook = prepare(NOTEBOOKS / NAME, small_parameters(NAME))
+    exercises = tagged(notebook, "exercise")
+    assert len(exercises) == len(WRONG_ANSWERS)
+    for cell, answer in zip(exercises, answers):
+        cell.source = answer.strip()
+    client_for(notebook, tmp_path, timeout=300).execute()
+    for check, answer in zip(tagged(notebook, "check"), answers):
+        assert printed(check).startswith("Not yet"), f"{printed(check)!r} for\n{answer}"
