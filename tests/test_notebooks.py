@@ -16,7 +16,7 @@ EXPECTED_ERRORS = {  # the error each raises-exception cell must show, in order
 EXPECTED_CHARTS = {  # each live chart counts once: its stand-in image
     "01_sync_loop.ipynb": 4,
     "02_coroutines.ipynb": 7,
-    "03_event_loop.ipynb": 1,
+    "03_event_loop.ipynb": 4,
     "04_keyword_wrapper.ipynb": 2,
     "05_scaling.ipynb": 8,
     "06_inside_the_loop.ipynb": 3,
