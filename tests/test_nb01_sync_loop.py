@@ -71,21 +71,6 @@ def test_01_finds_the_posts_total_equal_to_the_sum_of_its_lines(executed):
     assert ours > 0  # a measured total also holds the loop's time between requests
 
 
-def test_01_marks_its_core_path_and_its_deeper_sections():
-    notebook = nbformat.read(NOTEBOOKS / NOTEBOOK, as_version=4)
-    intro = notebook.cells[0].source
-    listed = intro.split("the core path is:")[1].split("Sections whose")[0]
-    core = [" ".join(name.split()) for name in re.findall(r"\*([^*]+)\*", listed)]
-    headings = [line[3:].replace("`", "") for cell in notebook.cells if cell.cell_type == "markdown"
-                for line in cell.source.splitlines() if line.startswith("## ")]
-    assert len(core) >= 6 and "Try it" in core and "Summary" in core
-    for name in core:
-        assert any(heading.startswith(name) for heading in headings), name
-    frame = {"Parameters", "Set-up", "Exercises"}
-    others = [h for h in headings if h not in frame and not any(h.startswith(name) for name in core)]
-    assert others and all(heading.startswith("Deeper: ") for heading in others), others
-
-
 def test_01_links_the_glossary():
     notebook = nbformat.read(NOTEBOOKS / NOTEBOOK, as_version=4)
     (link,) = re.findall(r"\]\((\.\./docs/glossary\.md)\)", notebook.cells[0].source)

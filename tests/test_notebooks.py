@@ -3,6 +3,8 @@
 What each notebook shows is tested in its own module (``test_nb01_sync_loop.py``...).
 """
 
+import re
+
 import nbformat
 import pytest
 
@@ -49,6 +51,27 @@ def test_notebook_has_the_series_frame(path):
     headings = [line for cell in notebook.cells if cell.cell_type == "markdown" for line in cell.source.splitlines()]
     assert "## Try it" in headings and "## Summary" in headings
     assert len(tagged(notebook, "exercise")) == len(tagged(notebook, "check")) >= 2
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda path: path.name)
+def test_notebook_marks_its_core_path_for_a_class(path):
+    """A class of about 90 minutes: each notebook names its 15-minute path; the rest is 'Deeper:'."""
+    notebook = nbformat.read(path, as_version=4)
+    intro = notebook.cells[0].source
+    assert "**In class** (about 15 minutes), the core path is" in intro
+    listed = intro.split("the core path is", 1)[1].split("\n\n")[0].split("Sections whose")[0]
+    core = [" ".join(name.replace("`", "").split()) for name in re.findall(r"\*([^*]+)\*", listed)]
+    headings = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            headings += [line[3:].replace("`", "") for line in cell.source.splitlines() if line.startswith("## ")]
+    headings = headings[:headings.index("Exercises")]  # what follows the exercises is an appendix
+    assert "Try it" in core and "Summary" in core
+    for name in core:
+        assert any(heading.startswith(name) for heading in headings), f"{name!r} is not a section"
+    frame = {"Parameters", "Set-up"}
+    others = [heading for heading in headings if heading not in frame and not any(heading.startswith(name) for name in core)]
+    assert all(heading.startswith("Deeper: ") for heading in others), others
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_CHARTS))
