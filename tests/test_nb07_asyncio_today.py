@@ -1,0 +1,209 @@
+"""07 · asyncio today: task groups against gather, cancellation, timeouts, debug mode, a polite crawler."""
+
+import re
+import sys
+
+import pytest
+
+from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, execute, number, printed, run_code, tagged, text_of
+
+NAME = "07_asyncio_today.ipynb"
+# The notebook's own defaults for the crawler (the tests change only N_REQUESTS and LATENCY).
+PAGES, CONCURRENCY, ATTEMPTS, TIMEOUT, DEADLINE = 40, 5, 4, 1.0, 10.0
+ROUNDS = 3  # requests each sibling sends in the structured-concurrency demos
+# flaky_page's plan at 40 pages: 7 and 27 broken; 1, 6, ..., 36 busy at first; 3, 13, 23, 33 hung at first.
+BROKEN, BUSY, HUNG = 2, 8, 4
+FINE = PAGES - BROKEN - BUSY - HUNG
+HAS_TASKGROUP = sys.version_info >= (3, 11)
+
+# Plausible wrong answers for each exercise, in the order of the exercises: each must get "Not yet".
+WRONG_ANSWERS = [
+    [
+        "async def careful_get(session, target, log):\n"  # swallows the cancellation
+        "    try:\n        return await get_status(session, target)\n"
+        "    except asyncio.CancelledError:\n        log.append('cancelled')\n",
+        "async def careful_get(session, target, log):\n"  # CancelledError is not an Exception
+        "    try:\n        return await get_status(session, target)\n"
+        "    except Exception:\n        log.append('cancelled')\n        raise\n",
+        "async def careful_get(session, target, log):\n"  # logs every request, cancelled or not
+        "    try:\n        return await get_status(session, target)\n"
+        "    finally:\n        log.append('cancelled')\n",
+        "async def careful_get(session, target, log):\n"  # no clean-up at all
+        "    return await get_status(session, target)\n",
+    ],
+    [
+        "def stop_when(results):\n    return sum(not page.ok for page in results.values()) > 5\n",
+        "def stop_when(results):\n    return len(results) >= 5  # pages, not failed pages\n",
+        "def stop_when(results):\n    return sum(page.ok for page in results.values()) >= 5\n",
+        "stop_when = 5\n",
+    ],
+    [
+        "def open_session():\n    return aiohttp.ClientSession()\n",
+        "def open_session():\n    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=3))\n",
+        "def open_session():\n    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=1))\n",
+        "open_session = asyncio.Semaphore(2)\n",
+    ],
+]
+
+
+def table_row(text: str, outcome: str) -> tuple[int, int]:
+    match = re.search(rf"^{outcome} +(\d+) +(\d+)$", text, re.MULTILINE)
+    assert match, f"no row {outcome!r} in the results table"
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_07_an_async_generator_streams_a_trickled_body_and_a_timeout_cuts_it(executed):
+    text = text_of(executed(NAME))
+    times = [float(t) for t in re.findall(r"^ *([\d.]+) s: b'[ok]'$", text, re.MULTILINE)]
+    assert len(times) == 8
+    assert times[0] >= LATENCY * 0.95 and times[-1] >= LATENCY * (1 + 7 / 2) * 0.95
+    cut = number(r"TimeoutError after ([\d.]+) s", text)
+    assert 1.75 * LATENCY * 0.95 <= cut < 1.75 * LATENCY + 0.25
+    got = int(number(r"with (\d) of 8 bytes", text))
+    assert 1 <= got < 8
+
+
+@pytest.mark.skipif(not HAS_TASKGROUP, reason="TaskGroup and except* need Python 3.11+")
+def test_07_a_task_group_cancels_every_sibling_of_the_failure(executed):
+    text = text_of(executed(NAME))
+    assert "ExceptionGroup('unhandled errors in a TaskGroup', [ClientResponseError(503, 'Service Unavailable')])" in text
+    assert number(r"after ([\d.]+) s: ExceptionGroup", text) < LATENCY + 0.25  # broken fails at LATENCY / 3
+    assert f"siblings cancelled: {N_REQUESTS - 1} of {N_REQUESTS - 1}" in text
+    received = number(r"siblings cancelled: .*?the server received (\d+) requests", text)
+    assert N_REQUESTS - 3 <= received <= N_REQUESTS  # nothing after the first request of each
+
+
+def test_07_gather_leaves_its_siblings_running_as_orphans(executed):
+    text = text_of(executed(NAME))
+    assert number(r"after ([\d.]+) s: ClientResponseError\(503", text) < LATENCY + 0.25
+    assert f"ran on to the end after the error: {N_REQUESTS - 1} of {N_REQUESTS - 1}" in text
+    assert f"the server received {(N_REQUESTS - 1) * ROUNDS + 1} requests ({N_REQUESTS - 1} x {ROUNDS} + 1)" in text
+
+
+def test_07_the_310_path_cancels_the_siblings_by_hand(executed):
+    text = text_of(executed(NAME))
+    assert f"failed: ClientResponseError(503, 'Service Unavailable'); siblings cancelled: {N_REQUESTS - 1} of" in text
+    received = number(r"(?m)siblings cancelled: \d+ of \d+; the server received (\d+) requests$", text)
+    assert N_REQUESTS - 3 <= received <= N_REQUESTS
+
+
+def test_07_on_310_the_taskgroup_cell_says_what_310_lacks(executed):
+    text = text_of(executed(NAME))
+    skipped = "Skipped on Python 3.10: asyncio.TaskGroup and except* (3.10 has neither"
+    assert (skipped in text) is (not HAS_TASKGROUP)
+
+
+def test_07_a_swallowed_cancellation_hides_the_timeout_and_shield_protects_the_save(executed):
+    text = text_of(executed(NAME))
+    assert "no TimeoutError:" in text and "with 'gave up' instead of a status" in text
+    assert number(r"no TimeoutError: after ([\d.]+) s", text) < LATENCY  # the request was cut at LATENCY / 3
+    assert "is the save cancelled? False" in text and "the save went on and answered 200" in text
+
+
+def test_07_a_forgotten_task_is_collected_and_a_kept_one_is_not(executed):
+    notebook = executed(NAME)
+    text = text_of(notebook)
+    assert "the forgotten task still exists: False" in text
+    assert "the kept task still exists: True; tasks kept: 1" in text and "after its event, tasks kept: 0" in text
+    stderr = "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                     for output in cell.outputs if output.get("name") == "stderr")
+    assert "Task was destroyed but it is pending!" in stderr
+
+
+def test_07_debug_mode_names_the_blocking_coroutine_only(executed):
+    text = text_of(executed(NAME))
+    assert re.search(r"Executing <Task .*coro=<blocking_get\(\) \.\.\. took [\d.]+ seconds", text)
+    assert number(r"naming blocking_get: (\d+)", text) >= 1
+    assert number(r"threaded_get: (\d+)", text) == 0
+
+
+def test_07_the_crawler_gets_every_page_it_can_with_retries_in_time(executed):
+    text = text_of(executed(NAME))
+    assert f"of {PAGES} pages: {BROKEN} broken, {BUSY} busy at first, {HUNG} hangs at first, {FINE} fine" in text
+    assert f"{PAGES} of {PAGES} pages in" in text and "ended by: all pages done" in text
+    assert number(r"at most (\d+) tries at once", text) <= CONCURRENCY
+    assert table_row(text, "ok at the first try") == (FINE, FINE)
+    assert table_row(text, "ok after retries") == (BUSY + HUNG, 2 * (BUSY + HUNG))
+    assert table_row(text, "failed") == (BROKEN, BROKEN * ATTEMPTS)
+    retries = BUSY + HUNG + BROKEN * (ATTEMPTS - 1)
+    assert f"retries: {retries};" in text
+    total = number(r"retries: \d+; total ([\d.]+) s against a deadline", text)
+    # At least the fine pages' latencies spread over the workers, and the hung tries' timeouts.
+    assert max(PAGES * LATENCY / CONCURRENCY, TIMEOUT) * 0.9 <= total < DEADLINE
+
+
+def test_07_the_deadline_stops_the_crawl_and_says_what_was_not_reached(executed):
+    text = text_of(executed(NAME))
+    deadline = number(r"deadline ([\d.]+) s: stopped after", text)
+    stopped = number(r"stopped after ([\d.]+) s, ended by: the deadline", text)
+    assert deadline * 0.95 <= stopped < deadline + 0.5
+    done = int(number(rf"(\d+) of {PAGES} pages done", text))
+    assert 0 < done < PAGES
+    rows = text.split("ended by: the deadline")[1]
+    assert table_row(rows, "not reached") == (PAGES - done, 0)
+
+
+def test_07_draws_two_charts_each_followed_by_what_to_look_for(executed):
+    cells = executed(NAME).cells
+    drawn = [i for i, cell in enumerate(cells) if cell.cell_type == "code"
+             for output in cell.outputs if "image/png" in output.get("data", {})]
+    assert len(drawn) == 2
+    for i in drawn:
+        assert cells[i + 1].cell_type == "markdown" and cells[i + 1].source.startswith("**What to look for:**")
+
+
+def test_07_shows_a_live_progress_bar(executed):
+    widgets = [output for cell in executed(NAME).cells if cell.cell_type == "code" for output in cell.outputs
+               if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
+    assert len(widgets) == 1 and "IntProgress" in widgets[0].data["text/plain"]
+
+
+def test_07_no_cell_raises(executed):
+    errors = [f"{output.ename}: {output.evalue}" for cell in executed(NAME).cells if cell.cell_type == "code"
+              for output in cell.outputs if output.output_type == "error"]
+    assert errors == []
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    """Each exercise's check, run after the solution and after each wrong answer, in one kernel.
+
+    The notebook runs once with its starters; then, as swap_in_solutions does with a fresh run,
+    an answer replaces the exercise cell's source, and the exercise and its check run again.
+    """
+    seen = {}
+
+    def answer(client, notebook):
+        exercises, checks = tagged(notebook, "exercise"), tagged(notebook, "check")
+        for index, (exercise, check) in enumerate(zip(exercises, checks)):
+            position = notebook.cells.index(exercise)
+            solution = re.search(r"```python\n(.*?)```", notebook.cells[position + 1].source, re.DOTALL).group(1)
+            seen[index] = {"starter": printed(check)}
+            for label, source in [("solution", solution), *(("wrong", wrong) for wrong in WRONG_ANSWERS[index])]:
+                run_code(client, notebook, source)
+                seen[index].setdefault(label, []).append((source, run_code(client, notebook, check.source)))
+
+    execute(NOTEBOOKS / NAME, tmp_path_factory.mktemp("07_answers"), then=answer)
+    return seen
+
+
+def test_07_every_exercise_has_wrong_answers_to_try(verdicts):
+    assert len(verdicts) == len(WRONG_ANSWERS) >= 2
+    assert all(len(wrong) >= 2 for wrong in WRONG_ANSWERS)
+
+
+@pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
+def test_07_checks_say_not_yet_for_the_starter(verdicts, exercise):
+    assert verdicts[exercise]["starter"].startswith("Not yet"), verdicts[exercise]["starter"]
+
+
+@pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
+def test_07_checks_accept_the_solution(verdicts, exercise):
+    ((_, said),) = verdicts[exercise]["solution"]
+    assert said.startswith("Correct"), said
+
+
+@pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
+def test_07_checks_say_not_yet_for_each_wrong_answer(verdicts, exercise):
+    passed = [(source, said) for source, said in verdicts[exercise]["wrong"] if not said.startswith("Not yet")]
+    assert passed == [], passed
