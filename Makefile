@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 WORK := my-notebooks
 
-.PHONY: lab test test-browser run bench bench-class bench-stall bench-memory chart clean
+.PHONY: lab test test-browser run bench bench-class bench-stall bench-memory bench-clients chart clean
 
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ bench-class: $(READY)
 # Each slider notebook run 30 times headless: the distribution of wall times shows no stall.
 bench-stall: $(READY)
 	$(BIN)/python -m benchmarks.stall
+
+# Four HTTP clients at 1,000 requests at once: aiohttp, httpx, httpx2 and niquests. In a venv of
+# its own: niquests' transport, urllib3-future, can replace the urllib3 that requests uses.
+bench-clients:
+	$(PYTHON) -m venv .venv-clients
+	.venv-clients/bin/python -m pip install --quiet -e . httpx httpx2 niquests
+	.venv-clients/bin/python -m benchmarks.clients
 
 # The memory one student needs, notebook by notebook at its defaults: for sizing a JupyterHub host.
 bench-memory: $(READY)

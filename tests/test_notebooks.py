@@ -22,6 +22,7 @@ EXPECTED_CHARTS = {  # each live chart counts once: its stand-in image
     "04_keyword_wrapper.ipynb": 2,
     "05_scaling.ipynb": 8,
     "06_inside_the_loop.ipynb": 3,
+    "07_asyncio_today.ipynb": 2,
 }
 
 
