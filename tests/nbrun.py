@@ -119,3 +119,27 @@ def check_live_redraw(notebook: nbformat.NotebookNode, seen: dict, total_pattern
     (shown,) = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
                 if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
     assert "image/png" in shown.data and shown.data["text/plain"].startswith(f"{N_REQUESTS} requests of")
+
+
+def try_answers(name: str, tmp_path: Path, wrong_answers: list[list[str]]) -> dict[int, dict]:
+    """What each exercise's check says to its starter, its solution and each wrong answer.
+
+    The notebook runs once with its starters; then in the same kernel each answer replaces
+    its exercise cell's source, and that cell and its check run again. Returns, per exercise
+    (in order), ``{"starter": said, "solution": [(source, said)], "wrong": [(source, said), ...]}``.
+    """
+    seen: dict[int, dict] = {}
+
+    def answer(client: NotebookClient, notebook: nbformat.NotebookNode) -> None:
+        exercises, checks = tagged(notebook, "exercise"), tagged(notebook, "check")
+        assert len(exercises) == len(checks) == len(wrong_answers)
+        for index, (exercise, check) in enumerate(zip(exercises, checks)):
+            position = notebook.cells.index(exercise)
+            solution = re.search(r"```python\n(.*?)```", notebook.cells[position + 1].source, re.DOTALL).group(1)
+            seen[index] = {"starter": printed(check)}
+            for label, source in [("solution", solution), *(("wrong", wrong) for wrong in wrong_answers[index])]:
+                run_code(client, notebook, source)
+                seen[index].setdefault(label, []).append((source, run_code(client, notebook, check.source)))
+
+    execute(NOTEBOOKS / name, tmp_path, then=answer)
+    return seen

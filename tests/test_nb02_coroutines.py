@@ -4,11 +4,12 @@ import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 import helpers
 
-from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, check_live_redraw, execute, number, slide_and_read, text_of
+from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, check_live_redraw, execute, number, slide_and_read, text_of, try_answers
 
 # The default pool's size, as this Python and this process's CPUs give it (as in the kernel).
 with ThreadPoolExecutor() as probe:
@@ -79,3 +80,39 @@ def test_where_the_pool_holds_every_request_the_count_is_raised_so_waves_show(tm
     text = text_of(notebook)
     assert f"so there would be no waves to see: N_REQUESTS is raised to {raised}." in text
     assert f"{raised} requests / {DEFAULT_WORKERS} threads = 3 waves" in text
+
+
+# Plausible wrong answers for each exercise, in order: each must get "Not yet" from its check.
+WRONG_ANSWERS = [
+    [  # expected_total: the waves are whole
+        "def expected_total(n_requests, workers, latency):\n    return n_requests / workers * latency\n",
+        "def expected_total(n_requests, workers, latency):\n    return n_requests // workers * latency\n",
+        "def expected_total(n_requests, workers, latency):\n    return math.ceil(n_requests / workers * latency)\n",
+        "def expected_total(n_requests, workers, latency):\n    return latency\n",
+    ],
+    [  # post_cpus: CPUs, not threads
+        "post_cpus = 16\n",
+        "post_cpus = 20\n",
+        "post_cpus = 8\n",
+    ],
+    [  # four_run: a pool of four, really used
+        'four_run = await async_code("pool of 4", workers=4)\n',
+        'with ThreadPoolExecutor(max_workers=4) as pool:\n    four_run = await async_code("pool of 4", workers=4)\n',
+        'with ThreadPoolExecutor(max_workers=N_REQUESTS) as pool:\n'
+        '    four_run = await async_code("pool of 4", executor=pool, workers=4)\n',
+    ],
+]
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    return try_answers("02_coroutines.ipynb", tmp_path_factory.mktemp("02_answers"), WRONG_ANSWERS)
+
+
+@pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
+def test_02_checks_accept_the_solution_and_say_not_yet_to_the_starter_and_each_wrong_answer(verdicts, exercise):
+    assert verdicts[exercise]["starter"].startswith("Not yet"), verdicts[exercise]["starter"]
+    ((_, said),) = verdicts[exercise]["solution"]
+    assert said.startswith("Correct"), said
+    passed = [(source, said) for source, said in verdicts[exercise]["wrong"] if not said.startswith("Not yet")]
+    assert passed == [], passed

@@ -1,12 +1,12 @@
 """06 · inside the loop: a toy loop of generators, asyncio beside it, and a task that blocks both."""
 
 import math
-import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, execute, number, printed, run_code, tagged, text_of
+from nbrun import LATENCY, N_REQUESTS, number, text_of, try_answers
 
 NAME = "06_inside_the_loop.ipynb"
 # WORKERS in the notebook: A sleeps 0.10 s three times, B 0.25 s twice, C 0.15 s once. A step
@@ -72,7 +72,8 @@ def test_06_a_blocking_task_makes_the_others_wait_its_whole_sleep(executed):
 
 def test_06_requests_take_one_latency_per_wave_while_the_loop_idles(executed):
     text = text_of(executed(NAME))
-    waves = math.ceil(N_REQUESTS / min(32, os.cpu_count() + 4))
+    with ThreadPoolExecutor() as probe:  # the default pool's size, as the kernel's Python gives it
+        waves = math.ceil(N_REQUESTS / probe._max_workers)
     assert f"{N_REQUESTS} requests, status [200]" in text
     total = number(rf"{N_REQUESTS} requests, status \[200\], in ([\d.]+) s", text)
     assert waves * LATENCY * 0.9 <= total < waves * LATENCY * 1.5 + 0.3
@@ -98,25 +99,8 @@ def test_06_no_cell_raises(executed):
 
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory):
-    """Each exercise's check, run after the solution and after each wrong answer, in one kernel.
-
-    The notebook runs once with its starters; then, as swap_in_solutions does with a fresh run,
-    an answer replaces the exercise cell's source, and the exercise and its check run again.
-    """
-    seen = {}
-
-    def answer(client, notebook):
-        exercises, checks = tagged(notebook, "exercise"), tagged(notebook, "check")
-        for index, (exercise, check) in enumerate(zip(exercises, checks)):
-            position = notebook.cells.index(exercise)
-            solution = re.search(r"```python\n(.*?)```", notebook.cells[position + 1].source, re.DOTALL).group(1)
-            seen[index] = {"starter": printed(check)}
-            for label, source in [("solution", solution), *(("wrong", wrong) for wrong in WRONG_ANSWERS[index])]:
-                run_code(client, notebook, source)
-                seen[index].setdefault(label, []).append((source, run_code(client, notebook, check.source)))
-
-    execute(NOTEBOOKS / NAME, tmp_path_factory.mktemp("06_answers"), then=answer)
-    return seen
+    """Each exercise's check, run after the starter, the solution and each wrong answer."""
+    return try_answers(NAME, tmp_path_factory.mktemp("06_answers"), WRONG_ANSWERS)
 
 
 def test_06_every_exercise_has_wrong_answers_to_try(verdicts):
