@@ -24,8 +24,10 @@ lab: $(READY)
 	cp -n notebooks/*.ipynb $(WORK)/
 	$(BIN)/jupyter lab $(WORK)/
 
+# Two test files at a time (pytest-xdist): most of the suite waits on notebooks and servers, and
+# every timing test allows for a busy machine (the suite passes with two whole runs side by side).
 test: $(READY)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The slider notebooks in a real JupyterLab, driven by Chromium (Debian's `chromium` package,
 # or the browser Playwright downloads where that package is missing).
