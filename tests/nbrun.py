@@ -143,3 +143,13 @@ def try_answers(name: str, tmp_path: Path, wrong_answers: list[list[str]]) -> di
 
     execute(NOTEBOOKS / name, tmp_path, then=answer)
     return seen
+
+
+def assert_judged_rightly(verdict: dict) -> None:
+    """One exercise's check said 'Not yet' to its starter and every wrong answer, 'Correct' to its solution."""
+    assert len(verdict["wrong"]) >= 2, "an exercise needs at least two wrong answers to try"
+    assert verdict["starter"].startswith("Not yet"), verdict["starter"]
+    ((_, said),) = verdict["solution"]
+    assert said.startswith("Correct"), said
+    passed = [(source, said) for source, said in verdict["wrong"] if not said.startswith("Not yet")]
+    assert passed == [], passed

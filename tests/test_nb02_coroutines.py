@@ -9,7 +9,10 @@ import requests
 
 import helpers
 
-from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, check_live_redraw, execute, number, slide_and_read, text_of, try_answers
+from nbrun import (
+    LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, check_live_redraw, execute, number, slide_and_read, text_of,
+    try_answers,
+)
 
 # The default pool's size, as this Python and this process's CPUs give it (as in the kernel).
 with ThreadPoolExecutor() as probe:
@@ -111,8 +114,4 @@ def verdicts(tmp_path_factory):
 
 @pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
 def test_02_checks_accept_the_solution_and_say_not_yet_to_the_starter_and_each_wrong_answer(verdicts, exercise):
-    assert verdicts[exercise]["starter"].startswith("Not yet"), verdicts[exercise]["starter"]
-    ((_, said),) = verdicts[exercise]["solution"]
-    assert said.startswith("Correct"), said
-    passed = [(source, said) for source, said in verdicts[exercise]["wrong"] if not said.startswith("Not yet")]
-    assert passed == [], passed
+    assert_judged_rightly(verdicts[exercise])

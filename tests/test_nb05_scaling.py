@@ -12,7 +12,7 @@ import nbformat.v4
 import pytest
 
 from nbrun import (BIG_N, LATENCY, N_REQUESTS, NOTEBOOKS, SWEEP, check_live_redraw, number, printed,
-                   slide_and_read, tagged, text_of)
+                   slide_and_read, text_of)
 from tools.notebooks import client_for, prepare, small_parameters
 
 NOTEBOOK = NOTEBOOKS / "05_scaling.ipynb"

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, execute, number, printed, run_code, tagged, text_of
+from nbrun import LATENCY, N_REQUESTS, assert_judged_rightly, number, text_of, try_answers
 
 NAME = "07_asyncio_today.ipynb"
 # The notebook's own defaults for the crawler (the tests change only N_REQUESTS and LATENCY).
@@ -166,44 +166,10 @@ def test_07_no_cell_raises(executed):
 
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory):
-    """Each exercise's check, run after the solution and after each wrong answer, in one kernel.
-
-    The notebook runs once with its starters; then, as swap_in_solutions does with a fresh run,
-    an answer replaces the exercise cell's source, and the exercise and its check run again.
-    """
-    seen = {}
-
-    def answer(client, notebook):
-        exercises, checks = tagged(notebook, "exercise"), tagged(notebook, "check")
-        for index, (exercise, check) in enumerate(zip(exercises, checks)):
-            position = notebook.cells.index(exercise)
-            solution = re.search(r"```python\n(.*?)```", notebook.cells[position + 1].source, re.DOTALL).group(1)
-            seen[index] = {"starter": printed(check)}
-            for label, source in [("solution", solution), *(("wrong", wrong) for wrong in WRONG_ANSWERS[index])]:
-                run_code(client, notebook, source)
-                seen[index].setdefault(label, []).append((source, run_code(client, notebook, check.source)))
-
-    execute(NOTEBOOKS / NAME, tmp_path_factory.mktemp("07_answers"), then=answer)
-    return seen
-
-
-def test_07_every_exercise_has_wrong_answers_to_try(verdicts):
-    assert len(verdicts) == len(WRONG_ANSWERS) >= 2
-    assert all(len(wrong) >= 2 for wrong in WRONG_ANSWERS)
+    """Each exercise's check, run after the starter, the solution and each wrong answer."""
+    return try_answers(NAME, tmp_path_factory.mktemp("07_answers"), WRONG_ANSWERS)
 
 
 @pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
-def test_07_checks_say_not_yet_for_the_starter(verdicts, exercise):
-    assert verdicts[exercise]["starter"].startswith("Not yet"), verdicts[exercise]["starter"]
-
-
-@pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
-def test_07_checks_accept_the_solution(verdicts, exercise):
-    ((_, said),) = verdicts[exercise]["solution"]
-    assert said.startswith("Correct"), said
-
-
-@pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
-def test_07_checks_say_not_yet_for_each_wrong_answer(verdicts, exercise):
-    passed = [(source, said) for source, said in verdicts[exercise]["wrong"] if not said.startswith("Not yet")]
-    assert passed == [], passed
+def test_07_checks_accept_the_solution_and_say_not_yet_to_the_starter_and_each_wrong_answer(verdicts, exercise):
+    assert_judged_rightly(verdicts[exercise])
