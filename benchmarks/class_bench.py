@@ -124,7 +124,9 @@ def run_class(url: str, students: int, n_requests: int, *, timeout: float = STUD
         raise ValueError(f"students and n_requests must be >= 1, got {students} and {n_requests}")
     if not 0 < timeout <= 120:
         raise ValueError(f"timeout must be from 0 to 120 seconds, got {timeout}")
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    # Not "fork": this process has threads (the sampler, a test runner's), and forking a process
+    # with threads may deadlock the child (Python 3.12+ warns; 3.14 no longer forks by default).
+    context = multiprocessing.get_context("spawn" if sys.platform == "win32" else "forkserver")
     release = context.Barrier(students + 1)
     results = context.Queue()
     processes = [
