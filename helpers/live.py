@@ -31,6 +31,7 @@ import io
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
+
 class LiveChart:
     """Sliders, a chart under them, and a caption under the chart.
 
