@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.notebooks import SMALL, prepare, small_parameters
+from tools.notebooks import prepare, small_parameters
 
 pytestmark = pytest.mark.browser
 
@@ -56,9 +56,8 @@ def chromium_path() -> str | None:
 class Lab:
     """A JupyterLab server for one test session, on copies of the notebooks with small parameters."""
 
-    def __init__(self, root: Path, parameters: dict) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.parameters = parameters
         self.port = free_port()
         self.token = secrets.token_hex(16)
         home = root.parent / "jupyter-home"
@@ -76,6 +75,7 @@ class Lab:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values), encoding="utf-8")
         self.process: subprocess.Popen | None = None
+        self.log = root.parent / "lab.log"
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
@@ -96,16 +96,17 @@ class Lab:
         return self.kernel(name)["id"]
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-                "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={self.root}",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            ],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=(self.root.parent / "lab.log").open("w"),
-        )
+        with self.log.open("w") as log:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+                    "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
+                    "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+                    f"--ServerApp.root_dir={self.root}",
+                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                ],
+                env=self.env, stdout=subprocess.DEVNULL, stderr=log,
+            )
         deadline = time.monotonic() + LAB_START_TIMEOUT
         while time.monotonic() < deadline:
             try:
@@ -114,7 +115,7 @@ class Lab:
                         return
             except OSError:
                 time.sleep(0.3)
-        raise RuntimeError(f"JupyterLab did not answer within {LAB_START_TIMEOUT} s; see {self.root.parent / 'lab.log'}")
+        raise RuntimeError(f"JupyterLab did not answer within {LAB_START_TIMEOUT} s; see {self.log}")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -133,7 +134,7 @@ def lab(tmp_path_factory):
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         notebook = prepare(path, small_parameters(path.name))  # Run All in seconds
         nbformat.write(notebook, root / path.name)
-    server = Lab(root, SMALL)
+    server = Lab(root)
     server.start()
     yield server
     server.stop()

@@ -16,6 +16,8 @@ import nbformat
 import psutil
 import pytest
 
+from tools.notebooks import SMALL
+
 pytestmark = pytest.mark.browser
 
 SLIDER_NOTEBOOKS = ["01_sync_loop.ipynb", "02_coroutines.ipynb", "05_scaling.ipynb"]
@@ -139,7 +141,7 @@ def test_run_all_then_drag_the_slider_redraws_the_chart_in_place(lab, page, name
     live = panel.locator(".widget-vbox:has(.widget-image)")
     caption = live.locator(".widget-html").last
     image = live.locator(".widget-image")
-    assert caption.inner_text().startswith(f"{lab.parameters['N_REQUESTS']} requests of")
+    assert caption.inner_text().startswith(f"{SMALL['N_REQUESTS']} requests of")
     first_image = image.get_attribute("src")
 
     slider = live.locator(".widget-slider", has=page.locator(".widget-label", has_text="requests"))
