@@ -20,7 +20,7 @@ from tools.notebooks import SMALL, client_for, prepare, small_parameters
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 N_REQUESTS, LATENCY = SMALL["N_REQUESTS"], SMALL["LATENCY"]
-SWEEP, BIG_N = small_parameters("05_scaling.ipynb")["SWEEP"], small_parameters("05_scaling.ipynb")["BIG_N"]
+SWEEP, BIG_N = (small_parameters("05_scaling.ipynb")[name] for name in ("SWEEP", "BIG_N"))
 
 
 def execute(path: Path, tmp_path: Path, *, passes: int = 1, solved: bool = False, then=None,
@@ -62,12 +62,16 @@ def move_slider(client: NotebookClient, notebook: nbformat.NotebookNode, name: s
     client.kc.shell_channel.send(client.kc.session.msg("comm_msg", {"comm_id": model_id, "data": update}))
 
 
+def solution_after(notebook: nbformat.NotebookNode, index: int) -> str:
+    """The solution shown, in a fenced block, in the cell after the exercise at ``index``."""
+    return re.search(r"```python\n(.*?)```", notebook.cells[index + 1].source, re.DOTALL).group(1)
+
+
 def swap_in_solutions(notebook: nbformat.NotebookNode) -> None:
     """Replace each exercise's starter cell with the solution shown after it."""
     for index, cell in enumerate(notebook.cells):
         if "exercise" in cell.metadata.get("tags", []):
-            solution = re.search(r"```python\n(.*?)```", notebook.cells[index + 1].source, re.DOTALL)
-            cell.source = solution.group(1)
+            cell.source = solution_after(notebook, index)
 
 
 def printed(cell: nbformat.NotebookNode) -> str:
@@ -134,8 +138,7 @@ def try_answers(name: str, tmp_path: Path, wrong_answers: list[list[str]]) -> di
         exercises, checks = tagged(notebook, "exercise"), tagged(notebook, "check")
         assert len(exercises) == len(checks) == len(wrong_answers)
         for index, (exercise, check) in enumerate(zip(exercises, checks)):
-            position = notebook.cells.index(exercise)
-            solution = re.search(r"```python\n(.*?)```", notebook.cells[position + 1].source, re.DOTALL).group(1)
+            solution = solution_after(notebook, notebook.cells.index(exercise))
             seen[index] = {"starter": printed(check)}
             for label, source in [("solution", solution), *(("wrong", wrong) for wrong in wrong_answers[index])]:
                 run_code(client, notebook, source)

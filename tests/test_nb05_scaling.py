@@ -11,7 +11,7 @@ import nbformat
 import nbformat.v4
 import pytest
 
-from nbrun import (BIG_N, LATENCY, N_REQUESTS, NOTEBOOKS, SWEEP, check_live_redraw, number, printed,
+from nbrun import (BIG_N, LATENCY, N_REQUESTS, NOTEBOOKS, SWEEP, check_live_redraw, number, printed, solution_after,
                    slide_and_read, text_of)
 from tools.notebooks import client_for, prepare, small_parameters
 
@@ -189,7 +189,7 @@ def test_05_checks_reject_plausible_wrong_answers(tmp_path):
         if "exercise" not in cell.metadata.get("tags", []):
             continue
         name = re.search(r"def (\w+)\(", cell.source)[1]
-        solution = re.search(r"```python\n(.*?)```", cells[index + 1].source, re.DOTALL)[1]
+        solution = solution_after(notebook, index)
         check = next(later for later in cells[index:] if "check" in later.metadata.get("tags", []))
         answers = {**WRONG_ANSWERS[name], "the solution": solution}
         assert len(WRONG_ANSWERS[name]) >= 2
