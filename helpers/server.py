@@ -197,6 +197,13 @@ def _integer(query: dict[str, list[str]], name: str, default: int | None, high: 
     return value
 
 
+def _client_name(text: str) -> str:
+    """A client's name for its own counts, as given in ``client=``, or raise ``BadRequest``."""
+    if not CLIENT_PATTERN.fullmatch(text):
+        raise BadRequest(f"client must be 1 to 64 letters, digits, '-' or '_', got {text!r}")
+    return text
+
+
 def _trickle_reason(trickle: float, size: int) -> str | None:
     """Why a trickled body would take too long, or None: one answer may take ``MAX_DELAY`` at most."""
     if trickle * max(size - 1, 0) > MAX_DELAY:
@@ -253,9 +260,7 @@ class _Latency:
         reason = _trickle_reason(trickle, size)
         if reason:
             raise BadRequest(reason)
-        client = query["client"][-1] if "client" in query else None
-        if client is not None and not CLIENT_PATTERN.fullmatch(client):
-            raise BadRequest(f"client must be 1 to 64 letters, digits, '-' or '_', got {client!r}")
+        client = _client_name(query["client"][-1]) if "client" in query else None
         if spread:
             delay += self.jitter(spread, seed)
         return _Answer(delay=delay, status=status, size=size, trickle=trickle, client=client)
@@ -312,11 +317,7 @@ class _Latency:
     def counts_for(self, request: web.Request) -> _Counts:
         """Everyone's counts, or with ``?client=NAME`` that client's; ``BadRequest`` for a bad name."""
         client = request.query.get("client")
-        if client is None:
-            return self.counts
-        if not CLIENT_PATTERN.fullmatch(client):
-            raise BadRequest(f"client must be 1 to 64 letters, digits, '-' or '_', got {client!r}")
-        return self.client_counts(client)
+        return self.counts if client is None else self.client_counts(_client_name(client))
 
     async def show_stats(self, request: web.Request) -> web.Response:
         """The counts as JSON, and which process counted them (each gunicorn worker counts its own)."""
