@@ -588,6 +588,21 @@ def test_class_bench_releases_every_student_and_prints_a_row_per_limit(capsys):
     assert len(rows) == 3
     assert all(row.split(" | ")[1:4] == ["10", "0", "0"] for row in rows), rows
     assert printed.count("Holds ") == 3
+    assert printed.count("the student alone: ") == 3
+
+
+def test_class_bench_times_a_full_rooms_refusals_on_a_lone_students_clock_too():
+    with _teachers_server((128, 128)) as (_, banner, _):
+        url, capacity = banner.split()[1], _capacity(banner)
+        run = class_bench.run_class(url + "/?delay=2", students=2, n_requests=100)  # seats held 2 s
+    statuses = [outcome.status for outcome in run.outcomes]
+    assert statuses.count(200) + statuses.count(503) == 200
+    assert statuses.count(503) >= 200 - capacity
+    lone_refusals = [outcome.seconds for outcome in run.lone if outcome.status == 503]
+    assert lone_refusals, "the student alone never found the room full in the 2 s it was full"
+    assert max(lone_refusals) < 1.0
+    if sys.platform.startswith("linux"):
+        assert len(run.waits) == 2 and all(waited >= 0 for waited in run.waits)
 
 
 # --- a classroom's shared server, as each notebook sees it ---------------------------------------
