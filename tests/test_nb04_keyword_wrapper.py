@@ -55,7 +55,7 @@ def check_after(notebook, index: int) -> int:
 
 def test_04_parameters_cell_is_read_by_papermill():
     found = papermill.inspect_notebook(str(NOTEBOOKS / NAME))
-    assert set(found) == {"N_REQUESTS", "LATENCY", "URL", "TIMEOUT"}
+    assert set(found) == {"N_REQUESTS", "LATENCY", "URL", "TIMEOUT", "PATIENCE"}
     assert found["TIMEOUT"]["default"] == str(TIMEOUT)
     notebook = prepare(NOTEBOOKS / NAME, {"TIMEOUT": 1.5})
     (injected,) = tagged(notebook, "injected-parameters")
