@@ -17,10 +17,10 @@ here), how soon it answers a fresh request after the load, and the bytes it wrot
 Targets at 30 x 200 under a soft limit of 1,024: every request answered, the last within 10 s,
 under 10 kB logged.
 
-The slowest refusal is timed twice. The thirty students time it on their own clocks, which
-include their wait for a core: thirty processes on this machine's cores, where a real room has a
-laptop each (on Linux, the notes under the table say how long each student waited). A
-student alone, one more process at normal priority, sends one request at a time on a fresh
+The slowest refusal is timed twice. The students time it on their own clocks, which include
+their wait for a core: thirty processes on this machine's cores, where a real room has a laptop
+each (on Linux, the notes under the table say how long each student, and the server, waited).
+A student alone, one more process at normal priority, sends one request at a time on a fresh
 connection while the class runs, as a student with a laptop of their own would: its clock
 shows what the server and the network take, the part the server controls.
 
@@ -120,8 +120,9 @@ def _student(url: str, n_requests: int, timeout: float, release: multiprocessing
     """A student process: wait for the whole class, then send every request at once.
 
     Students run at a lower priority: in a real room each has a laptop of its own, and thirty
-    of them sharing this machine's cores must not starve the one server they measure. Each
-    also reports how long it waited for a core, the part of its clock that a room would not have.
+    of them sharing this machine's cores should take as little as they can from the one server
+    they measure (it still waits for a core; the notes under the table say how long). Each also
+    reports how long it waited for a core, the part of its clock that a room would not have.
     """
     os.nice(10)
     release.wait(timeout=120)
