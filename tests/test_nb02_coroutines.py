@@ -85,6 +85,8 @@ def test_where_the_pool_holds_every_request_the_count_is_raised_so_waves_show(tm
     assert f"{raised} requests / {DEFAULT_WORKERS} threads = 3 waves" in text
 
 
+# The first lines of exercise 3's starter: they start the server's counts again for its check.
+RESET = "if server:\n    server.reset_stats()  # the check reads how many requests the server held at once\n"
 # Plausible wrong answers for each exercise, in order: each must get "Not yet" from its check.
 WRONG_ANSWERS = [
     [  # expected_total: the waves are whole
@@ -98,10 +100,12 @@ WRONG_ANSWERS = [
         "post_cpus = 20\n",
         "post_cpus = 8\n",
     ],
-    [  # four_run: a pool of four, really used
-        'four_run = await async_code("pool of 4", workers=4)\n',
-        'with ThreadPoolExecutor(max_workers=4) as pool:\n    four_run = await async_code("pool of 4", workers=4)\n',
-        'with ThreadPoolExecutor(max_workers=N_REQUESTS) as pool:\n'
+    [  # four_run: a pool of four, really used (each keeps the starter's first lines, as a student would)
+        RESET + 'four_run = await async_code("pool of 4", workers=4)\n',
+        RESET + 'with ThreadPoolExecutor(max_workers=4) as pool:\n    four_run = await async_code("pool of 4", workers=4)\n',
+        RESET + 'with ThreadPoolExecutor(max_workers=N_REQUESTS) as pool:\n'
+        '    four_run = await async_code("pool of 4", executor=pool, workers=4)\n',
+        RESET + 'with ThreadPoolExecutor(max_workers=2) as pool:\n'
         '    four_run = await async_code("pool of 4", executor=pool, workers=4)\n',
     ],
 ]
