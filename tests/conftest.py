@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 import helpers
-from nbrun import NOTEBOOKS, execute
+from nbrun import NOTEBOOKS, execute, try_answers
 
 matplotlib.use("Agg")  # tests draw off-screen; notebooks keep their own inline backend
 
@@ -37,3 +37,11 @@ def executed(tmp_path_factory):
         return cache[name]
 
     return run
+
+
+@pytest.fixture(scope="module")
+def verdicts(request, tmp_path_factory):
+    """Each exercise's check in the module's notebook (``NAME``), run after the starter, the
+    solution and each of the module's ``WRONG_ANSWERS``."""
+    name = request.module.NAME
+    return try_answers(name, tmp_path_factory.mktemp(name.split("_")[0] + "_answers"), request.module.WRONG_ANSWERS)

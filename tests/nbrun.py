@@ -74,6 +74,14 @@ def swap_in_solutions(notebook: nbformat.NotebookNode) -> None:
             cell.source = solution_after(notebook, index)
 
 
+def swap_in_answers(notebook: nbformat.NotebookNode, answers: list[str]) -> None:
+    """Replace each exercise's cell with the answer given for it, in order (cf. ``swap_in_solutions``)."""
+    exercises = tagged(notebook, "exercise")
+    assert len(answers) == len(exercises)
+    for cell, answer in zip(exercises, answers):
+        cell.source = answer
+
+
 def printed(cell: nbformat.NotebookNode) -> str:
     """What one code cell printed."""
     return "".join(output.get("text", "") for output in cell.outputs)

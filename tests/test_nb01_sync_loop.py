@@ -7,7 +7,7 @@ import nbformat
 
 from nbrun import (
     LATENCY, N_REQUESTS, NOTEBOOKS, check_live_redraw, execute, number, printed, run_code, slide_and_read,
-    swap_in_solutions, tagged, text_of,
+    swap_in_answers, swap_in_solutions, tagged, text_of,
 )
 
 NOTEBOOK = "01_sync_loop.ipynb"
@@ -32,14 +32,6 @@ WRONG_ANSWERS = [
         "def slowest_request(records):\n    return sorted(records, key=lambda record: record.duration)[0]",
     ],
 ]
-
-
-def swap_in_answers(notebook: nbformat.NotebookNode, answers: list[str]) -> None:
-    """Replace each exercise's cell with the answer given for it, in order (cf. ``swap_in_solutions``)."""
-    exercises = tagged(notebook, "exercise")
-    assert len(answers) == len(exercises)
-    for cell, answer in zip(exercises, answers):
-        cell.source = answer
 
 
 def test_01_sync_total_is_about_n_times_latency(executed):

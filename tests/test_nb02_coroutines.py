@@ -11,9 +11,9 @@ import helpers
 
 from nbrun import (
     LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, check_live_redraw, execute, number, slide_and_read, text_of,
-    try_answers,
 )
 
+NAME = "02_coroutines.ipynb"
 # The default pool's size, as this Python and this process's CPUs give it (as in the kernel).
 with ThreadPoolExecutor() as probe:
     DEFAULT_WORKERS = probe._max_workers
@@ -38,7 +38,7 @@ def check_waves(text: str) -> None:
 
 
 def test_02_default_pool_runs_in_waves_and_a_sized_pool_in_one(executed):
-    check_waves(text_of(executed("02_coroutines.ipynb")))
+    check_waves(text_of(executed(NAME)))
 
 
 def test_against_a_rooms_shared_server_the_lesson_holds(tmp_path, monkeypatch):
@@ -46,19 +46,19 @@ def test_against_a_rooms_shared_server_the_lesson_holds(tmp_path, monkeypatch):
     with helpers.start_server(latency=0.5) as room, ThreadPoolExecutor(3) as others:
         monkeypatch.setenv("ASYNC_BY_TIMING_SERVER", room.url)
         busy = [others.submit(requests.get, room.url_for(delay=15), timeout=30) for _ in range(3)]
-        text = text_of(execute(NOTEBOOKS / "02_coroutines.ipynb", tmp_path))
+        text = text_of(execute(NOTEBOOKS / NAME, tmp_path))
         assert all(answer.result().ok for answer in busy)
     assert f"requests go to {room.url}/?delay={LATENCY}&client=" in text
     check_waves(text)  # this notebook's latency, and this notebook's own peak counts
 
 
 def test_moving_the_slider_reruns_the_requests_and_redraws(tmp_path):
-    notebook, seen = slide_and_read("02_coroutines.ipynb", tmp_path, "await asyncio.wrap_future(drawing)")
+    notebook, seen = slide_and_read(NAME, tmp_path, "await asyncio.wrap_future(drawing)")
     check_live_redraw(notebook, seen, r"sized pool (?P<total>[\d.]+) s", ideal=LATENCY)
 
 
 def test_the_trace_splits_each_request_into_a_wait_for_a_thread_and_one_for_the_server(executed):
-    text = text_of(executed("02_coroutines.ipynb"))
+    text = text_of(executed(NAME))
     workers = DEFAULT_WORKERS
     waited = number(rf"(\d+) of {N_REQUESTS} calls waited for a thread", text)
     assert waited == max(0, N_REQUESTS - workers)  # every wave after the first
@@ -69,7 +69,7 @@ def test_the_trace_splits_each_request_into_a_wait_for_a_thread_and_one_for_the_
 
 
 def test_its_the_threads_io_overlaps_without_asyncio_and_cpu_work_does_not_in_threads(executed):
-    text = text_of(executed("02_coroutines.ipynb"))
+    text = text_of(executed(NAME))
     plain = number(r"no asyncio: ([\d.]+) s", text)
     assert LATENCY * 0.9 <= plain < LATENCY * 1.5 + 0.3  # the sized pool's wall, with no event loop
     one = number(r"one sum: ([\d.]+) s", text)
@@ -78,7 +78,7 @@ def test_its_the_threads_io_overlaps_without_asyncio_and_cpu_work_does_not_in_th
 
 
 def test_where_the_pool_holds_every_request_the_count_is_raised_so_waves_show(tmp_path):
-    notebook = execute(NOTEBOOKS / "02_coroutines.ipynb", tmp_path, parameters={"N_REQUESTS": 2})
+    notebook = execute(NOTEBOOKS / NAME, tmp_path, parameters={"N_REQUESTS": 2})
     raised = 2 * DEFAULT_WORKERS + 2
     text = text_of(notebook)
     assert f"so there would be no waves to see: N_REQUESTS is raised to {raised}." in text
@@ -109,11 +109,6 @@ WRONG_ANSWERS = [
         '    four_run = await async_code("pool of 4", executor=pool, workers=4)\n',
     ],
 ]
-
-
-@pytest.fixture(scope="module")
-def verdicts(tmp_path_factory):
-    return try_answers("02_coroutines.ipynb", tmp_path_factory.mktemp("02_answers"), WRONG_ANSWERS)
 
 
 @pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nbrun import LATENCY, N_REQUESTS, assert_judged_rightly, number, text_of, try_answers
+from nbrun import LATENCY, N_REQUESTS, assert_judged_rightly, number, text_of
 
 NAME = "06_inside_the_loop.ipynb"
 # WORKERS in the notebook: A sleeps 0.10 s three times, B 0.25 s twice, C 0.15 s once. A step
@@ -89,12 +89,6 @@ def test_06_draws_three_charts_each_followed_by_what_to_look_for(executed):
     assert len(drawn) == 3
     for i in drawn:
         assert cells[i + 1].cell_type == "markdown" and cells[i + 1].source.startswith("**What to look for:**")
-
-
-@pytest.fixture(scope="module")
-def verdicts(tmp_path_factory):
-    """Each exercise's check, run after the starter, the solution and each wrong answer."""
-    return try_answers(NAME, tmp_path_factory.mktemp("06_answers"), WRONG_ANSWERS)
 
 
 @pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from nbrun import LATENCY, N_REQUESTS, assert_judged_rightly, number, text_of, try_answers
+from nbrun import LATENCY, N_REQUESTS, assert_judged_rightly, number, text_of
 
 NAME = "07_asyncio_today.ipynb"
 # The notebook's own defaults for the crawler (the tests change only N_REQUESTS and LATENCY).
@@ -156,12 +156,6 @@ def test_07_shows_a_live_progress_bar(executed):
     widgets = [output for cell in executed(NAME).cells if cell.cell_type == "code" for output in cell.outputs
                if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
     assert len(widgets) == 1 and "IntProgress" in widgets[0].data["text/plain"]
-
-
-@pytest.fixture(scope="module")
-def verdicts(tmp_path_factory):
-    """Each exercise's check, run after the starter, the solution and each wrong answer."""
-    return try_answers(NAME, tmp_path_factory.mktemp("07_answers"), WRONG_ANSWERS)
 
 
 @pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
