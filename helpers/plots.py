@@ -100,6 +100,16 @@ def _failure_legend(
         ax.legend(handles=patches, fontsize="small", **placement)
 
 
+def _bar_size(n_bars: int) -> float:
+    """How much of its row a bar fills: all of it from 200 bars on, where gaps would hide the bars."""
+    return 0.8 if n_bars < 200 else 1.0
+
+
+def _timeline_size(n_rows: int) -> tuple[float, float]:
+    """A timeline's figure size: taller with more rows, up to a limit."""
+    return (8, min(2 + 0.18 * n_rows, 8))
+
+
 def _timeline_frame(ax: Axes, end: float, name: str, rows: tuple[int, int], **labels: str) -> Line2D:
     """What timelines share: a dotted line where they end, time from 0, the first row at the top."""
     line = ax.axvline(end, color=OKABE_ITO["black"], linestyle=":", linewidth=1.2, label=f"{name}: {end:.2f} s")
@@ -122,7 +132,7 @@ def plot_requests(run: Run, ax: Axes | None = None) -> Axes:
     ax.bar(
         [record.index for record in records],
         [record.duration for record in records],
-        width=0.8 if len(records) < 200 else 1.0,
+        width=_bar_size(len(records)),
         **_request_styles(records),
     )
     total = ax.axhline(
@@ -145,14 +155,9 @@ def plot_timeline(run: Run, ax: Axes | None = None) -> Axes:
     wall; a thread pool too small for the work makes waves.
     """
     records = _check_run(run)
-    ax = _axes(ax, (8, min(2 + 0.18 * len(records), 8)))
-    ax.barh(
-        [record.index for record in records],
-        [record.duration for record in records],
-        left=[record.start for record in records],
-        height=0.8 if len(records) < 200 else 1.0,
-        **_request_styles(records),
-    )
+    ax = _axes(ax, _timeline_size(len(records)))
+    _bars(ax, [(record.index, record.start, record.end) for record in records], _bar_size(len(records)),
+          **_request_styles(records))
     end = _timeline_frame(
         ax, run.total, "run ends", (records[0].index, records[-1].index),
         xlabel="seconds since the run began", ylabel="request",
@@ -412,14 +417,15 @@ def plot_request_phases(trace: LoopTrace, ax: Axes | None = None) -> Axes:
     if not trace.calls:
         raise ValueError("the trace has no thread calls to plot: use run_in_executor or asyncio.to_thread in its block")
     calls = sorted(trace.calls, key=lambda call: call.queued)
-    ax = _axes(ax, (8, min(2 + 0.18 * len(calls), 8)))
-    height = 0.8 if len(calls) < 200 else 1.0
-    queued, in_flight, flown = [], [], []
+    ax = _axes(ax, _timeline_size(len(calls)))
+    height = _bar_size(len(calls))
+    queued, in_flight, flown = [], [], []  # flown: the calls a thread picked up, for their styles
     for row, call in enumerate(calls):
-        (start, end, _), *started = _call_segments(call, trace.duration)
+        (start, end, _), *in_thread = _call_segments(call, trace.duration)
         queued.append((row, start, end))
-        in_flight += [(row, start, end) for start, end, _ in started]
-        flown += [call] * len(started)
+        for start, end, _ in in_thread:
+            in_flight.append((row, start, end))
+            flown.append(call)
     queued_colour, _ = TRACE_STYLES["queued"]
     _bars(ax, queued, height, color=queued_colour, linewidth=0)
     if in_flight:

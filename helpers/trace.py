@@ -101,11 +101,6 @@ class TaskTrace:
     slices: tuple[Span, ...]
     waits: tuple[Wait, ...]
 
-    @property
-    def run_time(self) -> float:
-        """Seconds the task held the loop thread: while it runs, no other task can."""
-        return sum(span.duration for span in self.slices)
-
 
 @dataclasses.dataclass(frozen=True)
 class ThreadCall:
