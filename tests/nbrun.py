@@ -82,6 +82,14 @@ def swap_in_answers(notebook: nbformat.NotebookNode, answers: list[str]) -> None
         cell.source = answer
 
 
+def errors_in(notebook: nbformat.NotebookNode, *, lessons_too: bool = True) -> list:
+    """Every error output of the notebook's code cells, in order. ``lessons_too=False`` leaves
+    out those of cells tagged ``raises-exception``, whose error is what the cell teaches."""
+    return [output for cell in notebook.cells if cell.cell_type == "code"
+            and (lessons_too or "raises-exception" not in cell.metadata.get("tags", []))
+            for output in cell.get("outputs", []) if output.output_type == "error"]
+
+
 def printed(cell: nbformat.NotebookNode) -> str:
     """What one code cell printed."""
     return "".join(output.get("text", "") for output in cell.outputs)

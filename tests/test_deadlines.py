@@ -15,21 +15,21 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 
-import nbformat
 import papermill
 import pytest
 from aiohttp import web
 
 from helpers.server import RESET_PATH, SHARED_SERVER_VARIABLE, STATS_PATH, ServerStats
-from nbrun import NOTEBOOKS
+from nbrun import NOTEBOOKS, errors_in
 from tools.notebooks import client_for, prepare, small_parameters
 
 PATIENCE = 0.5
 # Far more than any cell needs when each request gives up after PATIENCE (the slowest, 05's
 # thread pools, fail within a few waves of it); far less than aiohttp's default of 300 s.
 CELL_LIMIT = 60
-TIMEOUT_ERRORS = ("Timeout", "TimeoutError", "ReadTimeout", "ConnectTimeout", "ServerTimeoutError",
-                  "ConnectionTimeoutError", "SocketTimeoutError", "ReadTimeoutError", "TimeoutExpired")
+# Besides every name ending in "Timeout" (requests' Timeout, ReadTimeout, ConnectTimeout):
+TIMEOUT_ERRORS = ("TimeoutError", "ServerTimeoutError", "ConnectionTimeoutError", "SocketTimeoutError",
+                  "ReadTimeoutError", "TimeoutExpired")
 
 
 class SilentServer:
@@ -64,7 +64,7 @@ class SilentServer:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
         await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         self._ready.set()
         await self._stop.wait()
         await runner.cleanup()
@@ -86,11 +86,6 @@ def silent_server() -> Iterator[SilentServer]:
         yield server
 
 
-def errors_in(notebook: nbformat.NotebookNode) -> list[str]:
-    return [output.ename for cell in notebook.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if output.output_type == "error"]
-
-
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda path: path.stem)
 def test_patience_is_a_parameter_a_student_can_see(path):
     found = papermill.inspect_notebook(str(path))
@@ -108,6 +103,6 @@ def test_a_silent_server_cannot_hang_a_cell(path, tmp_path, silent_server, monke
     client.execute()  # a cell still waiting after CELL_LIMIT raises CellTimeoutError
 
     assert silent_server.held > held_before, "the notebook sent no request to the shared server"
-    errors = errors_in(notebook)
+    errors = [output.ename for output in errors_in(notebook)]
     timeouts = [name for name in errors if name in TIMEOUT_ERRORS or name.endswith("Timeout")]
     assert timeouts, f"no request gave up with a timeout error; the errors were {errors}"

@@ -25,7 +25,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from nbrun import text_of
+from nbrun import errors_in, text_of
 from tools.notebooks import client_for, prepare, small_parameters
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -72,9 +72,7 @@ def test_a_notebook_runs_from_a_pulled_copy_with_only_the_requirements_installed
     client = client_for(notebook, notebooks, timeout=300)
     client.kernel_name = hub_kernel
     client.execute()
-    errors = [output for cell in notebook.cells if cell.cell_type == "code"
-              for output in cell.outputs if output.output_type == "error"]
-    assert errors == []
+    assert errors_in(notebook) == []
     text = text_of(notebook)
     assert f"helpers from {notebooks / 'helpers' / '__init__.py'}" in text
     assert "the live chart shows" in text

@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 
-from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, number, printed, swap_in_answers, tagged, text_of
+from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, errors_in, number, printed, swap_in_answers, tagged, text_of
 from tools.notebooks import client_for, prepare, small_parameters
 
 NAME = "03_event_loop.ipynb"
@@ -108,8 +108,7 @@ def stderr_of(cell: nbformat.NotebookNode) -> str:
 def test_03_shows_the_real_errors_and_the_fixes(run03):
     notebook, _ = run03
     text = text_of(notebook)
-    errors = [output.evalue for cell in notebook.cells if cell.cell_type == "code"
-              for output in cell.outputs if output.output_type == "error"]
+    errors = [output.evalue for output in errors_in(notebook)]
     assert errors == ["This event loop is already running", "Cannot close a running event loop"]
     if sys.version_info >= (3, 11):
         assert "TypeError: Passing coroutines is forbidden, use tasks explicitly." in text

@@ -8,7 +8,7 @@ import re
 import nbformat
 import pytest
 
-from nbrun import NOTEBOOKS, execute, printed, tagged
+from nbrun import NOTEBOOKS, errors_in, execute, printed, tagged
 
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 EXPECTED_ERRORS = {  # the error each raises-exception cell must show, in order
@@ -110,7 +110,5 @@ def test_solutions_pass_their_checks(tmp_path, name):
 @pytest.mark.parametrize("name", list(EXPECTED_CHARTS))
 def test_notebook_runs_twice_in_one_kernel(tmp_path, name):
     notebook = execute(NOTEBOOKS / name, tmp_path, passes=2)
-    unexpected = [output.ename for cell in notebook.cells if cell.cell_type == "code"
-                  and "raises-exception" not in cell.metadata.get("tags", [])
-                  for output in cell.outputs if output.output_type == "error"]
+    unexpected = [output.ename for output in errors_in(notebook, lessons_too=False)]
     assert unexpected == []
