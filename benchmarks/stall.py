@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 from benchmarks.bench import percentile
-from nbclient import NotebookClient
 
 from tools.notebooks import client_for, prepare, small_parameters
 
@@ -35,11 +34,7 @@ def time_runs(name: str, runs: int, timeout: int, plain: bool) -> list[float]:
     for _ in range(runs):
         notebook = prepare(NOTEBOOKS / name, small_parameters(name))
         with tempfile.TemporaryDirectory() as folder:
-            if plain:
-                client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                                        resources={"metadata": {"path": folder}})
-            else:
-                client = client_for(notebook, Path(folder), timeout=timeout)
+            client = client_for(notebook, Path(folder), timeout=timeout, patient=not plain)
             start = time.perf_counter()
             client.execute()
             seconds.append(time.perf_counter() - start)

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from nbrun import NOTEBOOKS, errors_in, execute, printed, tagged
+from tools.notebooks import client_for
 
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 EXPECTED_ERRORS = {  # the error each raises-exception cell must show, in order
@@ -112,3 +113,16 @@ def test_notebook_runs_twice_in_one_kernel(tmp_path, name):
     notebook = execute(NOTEBOOKS / name, tmp_path, passes=2)
     unexpected = [output.ename for output in errors_in(notebook, lessons_too=False)]
     assert unexpected == []
+
+
+def test_the_runner_without_patience_differs_only_in_its_kernel_client(tmp_path):
+    """``make bench-stall --plain`` compares the two kernel clients, and nothing else."""
+    notebook = nbformat.read(ALL[0], as_version=4)
+    patient, plain = (client_for(notebook, tmp_path, timeout=9, patient=flag) for flag in (True, False))
+    assert patient.config.AsyncKernelManager.client_class == "tools.notebooks.PatientKernelClient"
+    assert "client_class" not in plain.config.AsyncKernelManager
+    for client in (patient, plain):
+        assert (client.timeout, client.shutdown_kernel) == (9, "immediate")
+        assert client.resources == {"metadata": {"path": str(tmp_path)}}
+    with pytest.raises(ValueError, match="timeout must be >= 1 second, got 0"):
+        client_for(notebook, tmp_path, timeout=0)

@@ -77,12 +77,19 @@ def small_parameters(name: str) -> dict[str, Any]:
     return {**SMALL, **SMALL_EXTRA.get(name, {})}
 
 
-def client_for(notebook: nbformat.NotebookNode, cwd: Path, *, timeout: int = CELL_TIMEOUT) -> NotebookClient:
-    """An nbclient ``NotebookClient`` for ``notebook``, run in ``cwd`` by a patient kernel client."""
+def client_for(
+    notebook: nbformat.NotebookNode, cwd: Path, *, timeout: int = CELL_TIMEOUT, patient: bool = True
+) -> NotebookClient:
+    """An nbclient ``NotebookClient`` for ``notebook``, run in ``cwd`` by a patient kernel client.
+
+    ``patient=False`` keeps nbclient's own kernel client, and nothing else different, so that
+    ``make bench-stall --plain`` compares the two clients alone.
+    """
     if timeout < 1:
         raise ValueError(f"timeout must be >= 1 second, got {timeout}")
     config = Config()
-    config.AsyncKernelManager.client_class = f"{__name__}.PatientKernelClient"
+    if patient:
+        config.AsyncKernelManager.client_class = f"{__name__}.PatientKernelClient"
     # "immediate": the kernel is stopped at once when the run ends. A graceful stop waits about
     # 2.5 s a notebook here and saves nothing: what a notebook starts (its latency server)
     # ends with the kernel process either way.
