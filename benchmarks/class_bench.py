@@ -290,26 +290,25 @@ def _fmt(seconds: float | None, unit: str = "s", scale: float = 1.0) -> str:
 def _measure(name: str, command: list[str], url: str | None, limits, students: int, n_requests: int) -> tuple[str, str]:
     """One row of the table, and a note under it: the server's own first words (its banner)
     and how long the students waited for a core."""
-    with tempfile.TemporaryFile() as log, teacher_server(command, log, limits) as server:
-        banner = ""
-        if url is None:  # our server says where it is and how many it holds
-            banner = server.stdout.readline() + server.stdout.readline()
-            url = banner.split()[1]
-        elif _answers_after(url, deadline=30) is None:
-            raise RuntimeError(f"{name}: the server did not answer at {url}")
-        with _Watch(server.pid) as watch:
-            cpu_before, waited_before = watch.cpu_seconds(), watch.waited_for_a_core()
-            run = run_class(url, students, n_requests)
-            load_ended = time.time()
-            cpu_during, waited_after = watch.cpu_seconds() - cpu_before, watch.waited_for_a_core()
-            time.sleep(1.0)
-            cpu_after = watch.cpu_seconds() - cpu_before - cpu_during
-            again = _answers_after(url + "/?delay=0")
-            peak_fds = watch.peak_fds
-        note = _per_worker_stats(url, run.outcomes) if "gunicorn" in command else banner.splitlines()[-1]
-        server.terminate()
-        server.wait(timeout=10)
-        logged = log.seek(0, os.SEEK_END)
+    with tempfile.TemporaryFile() as log:
+        with teacher_server(command, log, limits) as server:
+            banner = ""
+            if url is None:  # our server says where it is and how many it holds
+                banner = server.stdout.readline() + server.stdout.readline()
+                url = banner.split()[1]
+            elif _answers_after(url, deadline=30) is None:
+                raise RuntimeError(f"{name}: the server did not answer at {url}")
+            with _Watch(server.pid) as watch:
+                cpu_before, waited_before = watch.cpu_seconds(), watch.waited_for_a_core()
+                run = run_class(url, students, n_requests)
+                load_ended = time.time()
+                cpu_during, waited_after = watch.cpu_seconds() - cpu_before, watch.waited_for_a_core()
+                time.sleep(1.0)
+                cpu_after = watch.cpu_seconds() - cpu_before - cpu_during
+                again = _answers_after(url + "/?delay=0")
+                peak_fds = watch.peak_fds
+            note = _per_worker_stats(url, run.outcomes) if "gunicorn" in command else banner.splitlines()[-1]
+        logged = log.seek(0, os.SEEK_END)  # after the server has stopped, with all it wrote
     answered = [o for o in run.outcomes if o.status == 200]
     refused = [o for o in run.outcomes if o.status == 503]
     failed = len(run.outcomes) - len(answered) - len(refused)
