@@ -143,15 +143,6 @@ def test_07_the_deadline_stops_the_crawl_and_says_what_was_not_reached(executed)
     assert table_row(rows, "not reached") == (PAGES - done, 0)
 
 
-def test_07_draws_two_charts_each_followed_by_what_to_look_for(executed):
-    cells = executed(NAME).cells
-    drawn = [i for i, cell in enumerate(cells) if cell.cell_type == "code"
-             for output in cell.outputs if "image/png" in output.get("data", {})]
-    assert len(drawn) == 2
-    for i in drawn:
-        assert cells[i + 1].cell_type == "markdown" and cells[i + 1].source.startswith("**What to look for:**")
-
-
 def test_07_shows_a_live_progress_bar(executed):
     widgets = [output for cell in executed(NAME).cells if cell.cell_type == "code" for output in cell.outputs
                if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]

@@ -88,9 +88,13 @@ def test_notebook_runs_clean_and_draws_its_charts(executed, name):
             assert names, f"a raises-exception cell did not raise:\n{cell.source}"
         errors.extend(names)
     assert errors == EXPECTED_ERRORS.get(name, [])
-    images = [output for cell in notebook.cells if cell.cell_type == "code"
+    cells = notebook.cells
+    charts = [index for index, cell in enumerate(cells) if cell.cell_type == "code"
               for output in cell.outputs if "image/png" in output.get("data", {})]
-    assert len(images) == EXPECTED_CHARTS[name]
+    assert len(charts) == EXPECTED_CHARTS[name]
+    for index in charts:  # every chart is explained in a sentence of what to look for
+        after = cells[index + 1]
+        assert after.cell_type == "markdown" and after.source.startswith("**What to look for:**"), cells[index].source
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_CHARTS))
