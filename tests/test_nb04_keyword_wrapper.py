@@ -2,7 +2,6 @@
 
 import re
 
-import nbformat
 import papermill
 import pytest
 
@@ -130,12 +129,7 @@ def test_04_timeout_lessons_run_against_a_shared_server(tmp_path, monkeypatch):
 
 def test_04_a_real_site_skips_the_slow_lessons_and_says_why(tmp_path, server):
     """URL set on purpose (here the test's own server, standing in for a real site)."""
-    notebook = nbformat.read(NOTEBOOKS / NAME, as_version=4)
-    (parameters,) = tagged(notebook, "parameters")
-    parameters.source = parameters.source.replace("URL = None", f"URL = {server.url!r}")
-    path = tmp_path / NAME
-    nbformat.write(notebook, path)
-    text = text_of(execute(path, tmp_path))
+    text = text_of(execute(NOTEBOOKS / NAME, tmp_path, parameters={"URL": server.url}))
     reason = "needs the latency server (URL = None): a real site will not answer slowly on request"
     assert text.count("Skipped: this lesson " + reason) == 4
     assert text.count("This check " + reason) == 2
