@@ -92,6 +92,8 @@ ALL_INTERFACES = ("0.0.0.0", "::")
 STATS_PATH = "/stats"
 RESET_PATH = "/stats/reset"
 ANSWERABLE_STATUSES = frozenset(s.value for s in HTTPStatus if 200 <= s.value <= 599)
+# The largest value of each whole-number query setting, for the server and url_for alike.
+INTEGER_LIMITS = {"seed": 2**63 - 1, "status": 599, "size": MAX_BODY_SIZE}
 QUERY_PARAMETERS = ("delay", "jitter", "seed", "status", "size", "trickle", "client")
 # A client's name for its own counts on a shared server (see SharedServer), and how many it keeps.
 CLIENT_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -204,6 +206,13 @@ def _client_name(text: str) -> str:
     return text
 
 
+def _status_reason(status: int) -> str | None:
+    """Why the server cannot answer with ``status``, or None."""
+    if status not in ANSWERABLE_STATUSES:
+        return f"status must be a known HTTP status from 200 to 599, got {status}"
+    return None
+
+
 def _trickle_reason(trickle: float, size: int) -> str | None:
     """Why a trickled body would take too long, or None: one answer may take ``MAX_DELAY`` at most."""
     if trickle * max(size - 1, 0) > MAX_DELAY:
@@ -251,13 +260,11 @@ class _Latency:
             raise BadRequest(f"unknown parameter {unknown[0]!r}; known: {', '.join(QUERY_PARAMETERS)}")
         delay = _number(query, "delay", self.latency, MAX_DELAY)
         spread = _number(query, "jitter", 0.0, MAX_DELAY)
-        seed = _integer(query, "seed", None, 2**63 - 1)
-        status = _integer(query, "status", 200, 599)
-        if status not in ANSWERABLE_STATUSES:
-            raise BadRequest(f"status must be a known HTTP status from 200 to 599, got {status}")
-        size = _integer(query, "size", 2, MAX_BODY_SIZE)
+        seed = _integer(query, "seed", None, INTEGER_LIMITS["seed"])
+        status = _integer(query, "status", 200, INTEGER_LIMITS["status"])
+        size = _integer(query, "size", 2, INTEGER_LIMITS["size"])
         trickle = _number(query, "trickle", 0.0, MAX_DELAY)
-        reason = _trickle_reason(trickle, size)
+        reason = _status_reason(status) or _trickle_reason(trickle, size)
         if reason:
             raise BadRequest(reason)
         client = _client_name(query["client"][-1]) if "client" in query else None
@@ -618,7 +625,7 @@ class _Endpoint:
         for name in ("delay", "jitter", "trickle"):
             if name in query:
                 _check_latency(name, query[name])
-        for name, high in (("seed", 2**63 - 1), ("status", 599), ("size", MAX_BODY_SIZE)):
+        for name, high in INTEGER_LIMITS.items():
             value = query.get(name)
             if value is None:
                 continue
@@ -626,9 +633,9 @@ class _Endpoint:
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
             if not 0 <= value <= high:
                 raise ValueError(f"{name} must be from 0 to {high}, got {value}")
-        if "status" in query and query["status"] not in ANSWERABLE_STATUSES:
-            raise ValueError(f"status must be a known HTTP status from 200 to 599, got {status}")
-        reason = _trickle_reason(query.get("trickle", 0.0), query.get("size", 2))
+        reason = _status_reason(query.get("status", 200)) or _trickle_reason(
+            query.get("trickle", 0.0), query.get("size", 2)
+        )
         if reason:
             raise ValueError(reason)
         query = {**self._defaults, **query}
