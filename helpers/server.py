@@ -516,6 +516,14 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+def _local_url(host: str, port: int) -> str:
+    """The URL at which this machine reaches a server bound to ``host``: where the server is
+    bound to every interface, the loopback."""
+    if host in ALL_INTERFACES:
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _urls(host: str, port: int) -> list[tuple[str, str]]:
     """(who can use it, URL) for every address that reaches a server bound to ``host``.
 
@@ -523,7 +531,7 @@ def _urls(host: str, port: int) -> list[tuple[str, str]]:
     the room's network; the loopback only from this machine.
     """
     if host not in ALL_INTERFACES:
-        return [("", f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")]
+        return [("", _local_url(host, port))]
     family = socket.AF_INET6 if host == "::" else socket.AF_INET
     students, this_machine = [], []
     for interface in psutil.net_if_addrs().values():
@@ -821,8 +829,7 @@ async def _serve(latency: float, host: str, listener: socket.socket, seed: int, 
         doorkeeper.open()
     try:
         if child:
-            # Bound to every interface, the server is still reached from this machine on the loopback.
-            print(json.dumps({"url": _urls(host, port)[-1][1]}), flush=True)
+            print(json.dumps({"url": _local_url(host, port)}), flush=True)
             await asyncio.to_thread(_wait_for_parent_to_exit)
         else:
             print(_banner(latency, host, port, open_files), flush=True)

@@ -26,7 +26,9 @@ import helpers
 from benchmarks import class_bench
 from benchmarks.class_bench import _answers_after, _free_port, teacher_server
 from benchmarks.load import run_get_many
-from helpers.server import KEEPALIVE_SECONDS, WORKER_PID_HEADER, LatencyServer, _banner, _OpenFiles, classroom_app
+from helpers.server import (
+    KEEPALIVE_SECONDS, WORKER_PID_HEADER, LatencyServer, _banner, _local_url, _OpenFiles, classroom_app,
+)
 
 
 def _port(server: LatencyServer) -> int:
@@ -515,6 +517,14 @@ def test_banner_lists_every_address_students_can_use_when_bound_to_all_interface
         assert re.search(rf"^  {who}: +http://{re.escape(str(ip))}:8000$", banner, re.MULTILINE), banner
     assert "0.0.0.0:8000" not in banner
     assert "Holds 19,961 connections at once (open-file limit 20,000, raised from 1,024)" in banner
+
+
+@pytest.mark.parametrize(("host", "url"), [
+    ("127.0.0.1", "http://127.0.0.1:8000"), ("0.0.0.0", "http://127.0.0.1:8000"),
+    ("::1", "http://[::1]:8000"), ("::", "http://[::1]:8000"), ("192.0.2.7", "http://192.0.2.7:8000"),
+])
+def test_a_notebooks_server_reports_the_url_this_machine_reaches_it_at(host, url):
+    assert _local_url(host, 8000) == url
 
 
 def test_banner_for_one_address_is_one_url_then_the_capacity():
