@@ -20,10 +20,10 @@ from pathlib import Path
 
 import psutil
 
+from helpers.resources import MIB
 from tools.notebooks import client_for, prepare
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-MIB = 2**20
 
 
 def tree_memory(pid: int) -> int:
