@@ -10,6 +10,8 @@ papermill injects the parameters, and nbclient runs the cells, honouring the
 from __future__ import annotations
 
 import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -21,6 +23,11 @@ from tools.notebooks import SMALL, client_for, prepare, small_parameters
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 N_REQUESTS, LATENCY = SMALL["N_REQUESTS"], SMALL["LATENCY"]
 SWEEP, BIG_N = (small_parameters("05_scaling.ipynb")[name] for name in ("SWEEP", "BIG_N"))
+# The default thread pool's size, as this Python and this process's CPUs give it (as in the
+# kernel), and the function its formula counts the CPUs with.
+with ThreadPoolExecutor() as _probe:
+    DEFAULT_WORKERS = _probe._max_workers
+CPU_COUNT = "os.process_cpu_count()" if sys.version_info >= (3, 13) else "os.cpu_count()"
 
 
 def execute(path: Path, tmp_path: Path, *, passes: int = 1, solved: bool = False, then=None,

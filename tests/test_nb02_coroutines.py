@@ -1,7 +1,6 @@
 """02 · the coroutine version: the default pool's waves, a sized pool, a live chart."""
 
 import math
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,13 +9,11 @@ import requests
 import helpers
 
 from nbrun import (
-    LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, check_live_redraw, execute, number, slide_and_read, text_of,
+    CPU_COUNT, DEFAULT_WORKERS, LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, check_live_redraw, execute,
+    number, slide_and_read, text_of,
 )
 
 NAME = "02_coroutines.ipynb"
-# The default pool's size, as this Python and this process's CPUs give it (as in the kernel).
-with ThreadPoolExecutor() as probe:
-    DEFAULT_WORKERS = probe._max_workers
 
 
 def check_waves(text: str) -> None:
@@ -24,8 +21,7 @@ def check_waves(text: str) -> None:
     workers = DEFAULT_WORKERS
     waves = math.ceil(N_REQUESTS / workers)
     assert f"{N_REQUESTS} requests / {workers} threads = {waves} waves" in text
-    cpus = "os.process_cpu_count()" if sys.version_info >= (3, 13) else "os.cpu_count()"
-    assert f"{cpus} = {workers - 4}, so the default pool has min(32, {workers - 4} + 4) = {workers} threads" in text
+    assert f"{CPU_COUNT} = {workers - 4}, so the default pool has min(32, {workers - 4} + 4) = {workers} threads" in text
     assert f"the server never saw more than {min(workers, N_REQUESTS)} requests at once" in text
     sync = number(r"sync: total +([\d.]+) s", text)
     default = number(r"default pool: total +([\d.]+) s", text)

@@ -5,14 +5,13 @@ import math
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import nbformat.v4
 import pytest
 
-from nbrun import (BIG_N, LATENCY, N_REQUESTS, NOTEBOOKS, SWEEP, check_live_redraw, number, printed, solution_after,
-                   slide_and_read, text_of)
+from nbrun import (BIG_N, CPU_COUNT, DEFAULT_WORKERS, LATENCY, N_REQUESTS, NOTEBOOKS, SWEEP, check_live_redraw,
+                   number, printed, solution_after, slide_and_read, text_of)
 from tools.notebooks import client_for, prepare, small_parameters
 
 NOTEBOOK = NOTEBOOKS / "05_scaling.ipynb"
@@ -95,9 +94,8 @@ def test_05_sweep_has_the_shape_of_each_method(executed):
 def test_05_reads_the_default_pool_size_from_a_pool(executed):
     text = text_of(executed("05_scaling.ipynb"))
     workers = number(r"the default pool has (\d+) threads", text)
-    assert workers == ThreadPoolExecutor()._max_workers  # this interpreter, this machine
-    cpus = "os.process_cpu_count()" if sys.version_info >= (3, 13) else "os.cpu_count()"
-    assert f"min(32, ({cpus} or 1) + 4)" in text
+    assert workers == DEFAULT_WORKERS  # this interpreter, this machine
+    assert f"min(32, ({CPU_COUNT} or 1) + 4)" in text
 
 
 def test_05_tail_politeness_threads_and_a_native_client_at_scale(executed):

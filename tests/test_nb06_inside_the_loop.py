@@ -2,11 +2,10 @@
 
 import math
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nbrun import LATENCY, N_REQUESTS, assert_judged_rightly, number, text_of
+from nbrun import DEFAULT_WORKERS, LATENCY, N_REQUESTS, assert_judged_rightly, number, text_of
 
 NAME = "06_inside_the_loop.ipynb"
 # WORKERS in the notebook: A sleeps 0.10 s three times, B 0.25 s twice, C 0.15 s once. A step
@@ -72,8 +71,7 @@ def test_06_a_blocking_task_makes_the_others_wait_its_whole_sleep(executed):
 
 def test_06_requests_take_one_latency_per_wave_while_the_loop_idles(executed):
     text = text_of(executed(NAME))
-    with ThreadPoolExecutor() as probe:  # the default pool's size, as the kernel's Python gives it
-        waves = math.ceil(N_REQUESTS / probe._max_workers)
+    waves = math.ceil(N_REQUESTS / DEFAULT_WORKERS)
     assert f"{N_REQUESTS} requests, status [200]" in text
     total = number(rf"{N_REQUESTS} requests, status \[200\], in ([\d.]+) s", text)
     assert waves * LATENCY * 0.9 <= total < waves * LATENCY * 1.5 + 0.3
