@@ -69,17 +69,23 @@ def start_run_all(page, panel) -> None:
     pytest.fail(f"Run All started no cell in {3 * RUN_ALL_RETRY} s")
 
 
+def all_ran(panel) -> list[str] | None:
+    """Every code cell's prompt if every one has run (a number in its prompt), else None."""
+    prompts = prompts_of(panel)
+    return prompts if prompts and all(re.fullmatch(r"\[\d+\]:", prompt) for prompt in prompts) else None
+
+
 def run_all(page, panel) -> list[str]:
     """Run All from the menu, wait until every code cell has run, and return their prompts."""
     start_run_all(page, panel)
     deadline = time.monotonic() + RUN_ALL_TIMEOUT
     while time.monotonic() < deadline:
-        prompts = prompts_of(panel)
-        if prompts and all(re.fullmatch(r"\[\d+\]:", prompt) for prompt in prompts):
+        if prompts := all_ran(panel):
             return prompts
         time.sleep(0.5)
     page.screenshot(path=str(Path(tempfile.gettempdir()) / "run-all-failed.png"))
-    pytest.fail(f"Run All did not finish within {RUN_ALL_TIMEOUT} s: prompts {prompts}; errors {error_outputs(panel)}")
+    pytest.fail(f"Run All did not finish within {RUN_ALL_TIMEOUT} s: prompts {prompts_of(panel)}; "
+                f"errors {error_outputs(panel)}")
 
 
 def error_outputs(panel) -> list[str]:
@@ -182,8 +188,7 @@ def test_the_crawlers_progress_bar_moves_while_the_crawl_runs(lab, page):
     while time.monotonic() < deadline:
         if label.count() and (text := label.inner_text()) and (not seen or seen[-1] != text):
             seen.append(text)
-        prompts = prompts_of(panel)
-        if prompts and all(re.fullmatch(r"\[\d+\]:", prompt) for prompt in prompts):
+        if all_ran(panel):
             break
         time.sleep(0.05)
     else:
