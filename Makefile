@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 WORK := my-notebooks
 
-.PHONY: lab test test-browser run bench bench-class bench-stall bench-memory bench-clients chart clean
+.PHONY: lab test test-newest test-browser run bench bench-class bench-stall bench-memory bench-clients chart clean
 
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ lab: $(READY)
 # Two test files at a time (pytest-xdist): most of the suite waits on notebooks and servers, and
 # every timing test allows for a busy machine (the suite passes with two whole runs side by side).
 test: $(READY)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(TESTS)
+
+# The whole suite on Python 3.14 and 3.15 too, from Debian's packages in a small root that the
+# script builds the first time (it needs root: CI and this machine have it). On a laptop with
+# its own Python 3.15: `make test PYTHON=python3.15 VENV=.venv-3.15`.
+test-newest:
+	tools/newest-pythons.sh
 
 # The slider notebooks in a real JupyterLab, driven by Chromium (Debian's `chromium` package,
 # or the browser Playwright downloads where that package is missing).
