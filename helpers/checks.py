@@ -1,0 +1,203 @@
+"""One way for every exercise to judge an answer: cases, run in order, and one verdict.
+
+A check cell names its cases and what a right answer means::
+
+    check(
+        returns(expected_total, (20, 6, 0.3), 1.2),
+        returns(expected_total, (7, 3, 0.5), 1.5),
+        case("post_cpus", lambda: None if whole_number(post_cpus, "post_cpus") == 12 else "..."),
+        correct="ceil(n / workers) waves of one latency each.",
+    )
+
+and prints one line: ``Correct: ...`` only when every case holds, otherwise ``Not yet: ...``
+for the first case that does not, with what it got and what was expected. Whatever the
+answer does (returns the wrong type, raises, never returns), the student reads a sentence,
+never a traceback: a check is the student's teacher when no teacher is there.
+
+A case is a callable that returns ``None`` when the answer is right, or a string saying what
+is wrong; it may also raise ``NotYet`` with that string. ``check_async`` takes cases that are
+coroutine functions too, and gives up on a case that runs longer than ``seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import math
+import numbers
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+__all__ = ["Case", "NotYet", "case", "check", "check_async", "number", "returns", "whole_number"]
+
+Judge = Callable[[], "str | None | Awaitable[str | None]"]
+
+
+class NotYet(Exception):
+    """Raised by a case, or by ``number``/``whole_number``, to say what is wrong with an answer."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One thing a right answer does: ``what`` names it in the verdict, ``judge`` tests it."""
+
+    what: str
+    judge: Judge
+
+
+def case(what: str, judge: Judge) -> Case:
+    """A case named ``what`` (e.g. ``"make_call(0.2)"``), judged by calling ``judge()``."""
+    if not isinstance(what, str) or not what:
+        raise TypeError(f"what must be a non-empty string naming the case, got {what!r}")
+    if not callable(judge):
+        raise TypeError(f"judge must be a callable returning None or a reason, got {judge!r}")
+    return Case(what, judge)
+
+
+def _kind(value: object) -> str:
+    return "a string" if isinstance(value, str) else f"a {type(value).__name__}"
+
+
+def number(value: Any, name: str) -> float:
+    """``value`` if it is a real number (not a bool), else ``NotYet`` naming what it is."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        hint = ": remove the quotes" if isinstance(value, str) else ""
+        raise NotYet(f"{name} must be a number, got {value!r} ({_kind(value)}{hint})")
+    if not math.isfinite(value):
+        raise NotYet(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+def whole_number(value: Any, name: str) -> int:
+    """``value`` if it is a whole number (an int, not a bool), else ``NotYet`` naming what it is."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        hint = ": remove the quotes" if isinstance(value, str) else ""
+        raise NotYet(f"{name} must be a whole number, got {value!r} ({_kind(value)}{hint})")
+    return int(value)
+
+
+def _same(got: Any, want: Any, tolerance: float) -> bool:
+    if isinstance(want, numbers.Real) and not isinstance(want, bool):
+        return math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
+    if isinstance(want, tuple | list) and isinstance(got, tuple | list):
+        return list(got) == list(want)  # a sequence may come back as either
+    return got == want
+
+
+def returns(function: Any, args: tuple = (), want: Any = None, *, kwargs: dict | None = None,
+            tolerance: float = 1e-9) -> Case:
+    """A case: ``function(*args, **kwargs)`` returns ``want``.
+
+    A number must come back as a number (a string such as ``'1.20 s'`` is wrong, not an error)
+    and equal ``want`` within ``tolerance``, relative or absolute: tight enough that rounding to
+    one decimal is caught. Any other ``want`` is compared with ``==``, its type first.
+    """
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple of arguments, got {args!r}")
+    kwargs = dict(kwargs or {})
+    name = getattr(function, "__name__", "the answer")
+    shown = ", ".join([*map(repr, args), *(f"{key}={value!r}" for key, value in kwargs.items())])
+    what = f"{name}({shown})"
+
+    def judge() -> str | None:
+        if not callable(function):
+            return f"{name} is {function!r}, not a function yet"
+        got = function(*args, **kwargs)
+        if inspect.isawaitable(got):
+            if inspect.iscoroutine(got):
+                got.close()  # never awaited: closing it avoids a 'never awaited' warning
+            return "returned an awaitable: write a plain def here, not async def"
+        if isinstance(want, numbers.Real) and not isinstance(want, bool):
+            if isinstance(got, bool) or not isinstance(got, numbers.Real):
+                return f"returned {got!r} ({_kind(got)}); expected a number, {want!r}"
+        elif type(got) is not type(want) and not (isinstance(want, tuple | list) and isinstance(got, tuple | list)):
+            return f"returned {got!r} ({_kind(got)}); expected {want!r} ({_kind(want)})"
+        if not _same(got, want, tolerance):
+            return f"returned {got!r}; expected {want!r}"
+        return None
+
+    return Case(what, judge)
+
+
+def _cases(cases: Iterable[Case]) -> list[Case]:
+    cases = list(cases)
+    if not cases:
+        raise ValueError("a check needs at least one case")
+    for item in cases:
+        if not isinstance(item, Case):
+            raise TypeError(f"every case must be made with case() or returns(), got {item!r}")
+    return cases
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, NotYet):
+        return str(error)
+    message = str(error)
+    return f"raised {type(error).__name__}" + (f": {message}" if message else "")
+
+
+def _judged(item: Case) -> object:
+    """What the case's judge said: None, a reason, an awaitable (async cases), or the reason
+    an exception gives."""
+    try:
+        return item.judge()
+    except Exception as error:  # noqa: BLE001 - the answer's own error is the student's news
+        return _reason(error)
+
+
+def _verdict(failures: list[tuple[Case, str]], total: int, correct: str) -> str:
+    if not failures:
+        return f"Correct: {correct}"
+    first, reason = failures[0]
+    more = f" ({len(failures)} of {total} cases are not right yet)" if len(failures) > 1 else ""
+    return f"Not yet: {first.what}: {reason}{more}"
+
+
+def check(*cases: Case, correct: str) -> None:
+    """Judge an answer by ``cases`` and print one verdict (see the module's docstring)."""
+    cases = _cases(cases)
+    failures = []
+    for item in cases:
+        reason = _judged(item)
+        if inspect.isawaitable(reason):
+            if inspect.iscoroutine(reason):
+                reason.close()
+            raise TypeError(f"case {item.what!r} is async: judge it with check_async")
+        if reason is not None:
+            failures.append((item, str(reason)))
+    print(_verdict(failures, len(cases), correct))
+
+
+async def _awaited(item: Case, seconds: float) -> str | None:
+    """An async case's reason, or why it has none: it raised, was cancelled or ran too long."""
+    reason = _judged(item)
+    if not inspect.isawaitable(reason):
+        return reason
+    task = asyncio.ensure_future(reason)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        return f"still running after {seconds:g} s"
+    if task.cancelled():
+        return "was cancelled before it finished"
+    try:
+        return task.result()
+    except Exception as error:  # noqa: BLE001 - the answer's own error is the student's news
+        return _reason(error)
+
+
+async def check_async(*cases: Case, correct: str, seconds: float = 30) -> None:
+    """``check`` for cases that may be coroutine functions; each gets at most ``seconds``.
+
+    A case still running after ``seconds`` is cancelled and counts as not right yet.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not 0 < seconds <= 600:
+        raise ValueError(f"seconds must be a number from 0 to 600, got {seconds!r}")
+    cases = _cases(cases)
+    failures = []
+    for item in cases:
+        reason = await _awaited(item, seconds)
+        if reason is not None:
+            failures.append((item, str(reason)))
+    print(_verdict(failures, len(cases), correct))
