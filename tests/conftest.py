@@ -42,6 +42,8 @@ def executed(tmp_path_factory):
 @pytest.fixture(scope="module")
 def verdicts(request, tmp_path_factory):
     """Each exercise's check in the module's notebook (``NAME``), run after the starter, the
-    solution and each of the module's ``WRONG_ANSWERS``."""
+    solution, each of the module's ``WRONG_ANSWERS`` and each of its ``RIGHT_ANSWERS`` (per
+    exercise, right answers written differently from the solution)."""
     name = request.module.NAME
-    return try_answers(name, tmp_path_factory.mktemp(name.split("_")[0] + "_answers"), request.module.WRONG_ANSWERS)
+    return try_answers(name, tmp_path_factory.mktemp(name.split("_")[0] + "_answers"), request.module.WRONG_ANSWERS,
+                       getattr(request.module, "RIGHT_ANSWERS", None))

@@ -148,22 +148,28 @@ def check_live_redraw(notebook: nbformat.NotebookNode, seen: dict, total_pattern
     assert "image/png" in shown.data and shown.data["text/plain"].startswith(f"{N_REQUESTS} requests of")
 
 
-def try_answers(name: str, tmp_path: Path, wrong_answers: list[list[str]]) -> dict[int, dict]:
-    """What each exercise's check says to its starter, its solution and each wrong answer.
+def try_answers(name: str, tmp_path: Path, wrong_answers: list[list[str]],
+                right_answers: list[list[str]] | None = None) -> dict[int, dict]:
+    """What each exercise's check says to its starter, its solution, each wrong answer and each
+    right answer written differently from the solution.
 
     The notebook runs once with its starters; then in the same kernel each answer replaces
     its exercise cell's source, and that cell and its check run again. Returns, per exercise
-    (in order), ``{"starter": said, "solution": [(source, said)], "wrong": [(source, said), ...]}``.
+    (in order), ``{"starter": said, "solution": [(source, said)], "wrong": [(source, said), ...],
+    "right": [(source, said), ...]}``.
     """
+    right_answers = right_answers or [[] for _ in wrong_answers]
     seen: dict[int, dict] = {}
 
     def answer(client: NotebookClient, notebook: nbformat.NotebookNode) -> None:
         exercises, checks = tagged(notebook, "exercise"), tagged(notebook, "check")
-        assert len(exercises) == len(checks) == len(wrong_answers)
+        assert len(exercises) == len(checks) == len(wrong_answers) == len(right_answers)
         for index, (exercise, check) in enumerate(zip(exercises, checks)):
             solution = solution_after(notebook, notebook.cells.index(exercise))
-            seen[index] = {"starter": printed(check)}
-            for label, source in [("solution", solution), *(("wrong", wrong) for wrong in wrong_answers[index])]:
+            seen[index] = {"starter": printed(check), "right": []}
+            tries = [("solution", solution), *(("wrong", wrong) for wrong in wrong_answers[index]),
+                     *(("right", right) for right in right_answers[index])]
+            for label, source in tries:
                 run_code(client, notebook, source)
                 seen[index].setdefault(label, []).append((source, run_code(client, notebook, check.source)))
 
@@ -172,10 +178,13 @@ def try_answers(name: str, tmp_path: Path, wrong_answers: list[list[str]]) -> di
 
 
 def assert_judged_rightly(verdict: dict) -> None:
-    """One exercise's check said 'Not yet' to its starter and every wrong answer, 'Correct' to its solution."""
+    """One exercise's check said 'Not yet' to its starter and every wrong answer, 'Correct' to its
+    solution and to every right answer written differently."""
     assert len(verdict["wrong"]) >= 2, "an exercise needs at least two wrong answers to try"
     assert verdict["starter"].startswith("Not yet"), verdict["starter"]
     ((_, said),) = verdict["solution"]
     assert said.startswith("Correct"), said
     passed = [(source, said) for source, said in verdict["wrong"] if not said.startswith("Not yet")]
     assert passed == [], passed
+    refused = [(source, said) for source, said in verdict["right"] if not said.startswith("Correct")]
+    assert refused == [], refused
