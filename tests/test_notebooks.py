@@ -7,9 +7,10 @@ import re
 
 import nbformat
 import pytest
+from nbclient.exceptions import CellExecutionError
 
 from nbrun import NOTEBOOKS, errors_in, execute, printed, tagged
-from tools.notebooks import client_for
+from tools.notebooks import client_for, prepare, small_parameters
 
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 EXPECTED_ERRORS = {  # the error each raises-exception cell must show, in order
@@ -74,6 +75,74 @@ def test_notebook_marks_its_core_path_for_a_class(path):
     frame = {"Parameters", "Set-up"}
     others = [heading for heading in headings if heading not in frame and not any(heading.startswith(name) for name in core)]
     assert all(heading.startswith("Deeper: ") for heading in others), others
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda path: path.name)
+def test_a_heading_opens_each_markdown_cell_and_none_stands_inside_one(path):
+    notebook = nbformat.read(path, as_version=4)
+    inside = [(index, line) for index, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"
+              for line in cell.source.splitlines()[1:] if re.match(r"#{1,6} ", line)]
+    assert inside == [], "a heading inside a markdown cell: start a new cell there"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda path: path.name)
+def test_no_code_cell_is_over_30_lines(path):
+    notebook = nbformat.read(path, as_version=4)
+    long = [(index, len(cell.source.splitlines())) for index, cell in enumerate(notebook.cells)
+            if cell.cell_type == "code" and len(cell.source.splitlines()) > 30]
+    assert long == [], "cells over 30 lines (index, lines): split them, or move plumbing to helpers/"
+
+
+def set_up_index(notebook: nbformat.NotebookNode) -> int:
+    """The index of the set-up cell: the code cell under the heading "## Set-up"."""
+    heading = next(index for index, cell in enumerate(notebook.cells)
+                   if cell.cell_type == "markdown" and cell.source.startswith("## Set-up"))
+    return next(index for index in range(heading, len(notebook.cells)) if notebook.cells[index].cell_type == "code")
+
+
+def run_until_set_up(path, tmp_path, parameters: dict) -> tuple[nbformat.NotebookNode, int, int]:
+    """Run the notebook with ``parameters`` up to and including its set-up cell, stopping at an
+    error. Returns the notebook, the set-up cell's index and the index of the cell that failed
+    (or -1)."""
+    notebook = prepare(path, {**small_parameters(path.name), **parameters})
+    set_up = set_up_index(notebook)
+    client = client_for(notebook, tmp_path, timeout=120)
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells[:set_up + 1]):
+            if cell.cell_type == "code":
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError:
+                    return notebook, set_up, index
+    return notebook, set_up, -1
+
+
+BAD_PARAMETERS = [  # two a notebook, so that each of the common mistakes is tried somewhere
+    ({"N_REQUESTS": "20"}, "N_REQUESTS must be a whole number from 1 to 1,000, got '20' (a string: remove the quotes)"),
+    ({"N_REQUESTS": 0}, "N_REQUESTS must be a whole number from 1 to 1,000, got 0"),
+    ({"LATENCY": -1}, "LATENCY must be a number of seconds"),
+    ({"URL": "example.com"}, "URL must be None (the local server)"),
+    ({"PATIENCE": 0}, "PATIENCE must be a number of seconds"),
+    ({"N_REQUESTS": 20.0}, "(a float: write 20)"),
+    ({"LATENCY": "0.3"}, "(a string: remove the quotes)"),
+]
+
+
+@pytest.mark.parametrize("position, path", list(enumerate(ALL)), ids=lambda value: getattr(value, "name", ""))
+def test_a_mistyped_parameter_stops_the_set_up_cell_with_one_line(tmp_path, position, path):
+    for parameters, expected in (BAD_PARAMETERS[position], BAD_PARAMETERS[(position + 3) % len(BAD_PARAMETERS)]):
+        notebook, set_up, failed = run_until_set_up(path, tmp_path, parameters)
+        assert failed == set_up, f"{parameters}: stopped at cell {failed}, not at the set-up cell {set_up}"
+        (error,) = [output for output in notebook.cells[set_up].outputs if output.output_type == "error"]
+        assert error.ename == "ParameterError"
+        assert len(error.traceback) == 1 and expected in error.traceback[0], error.traceback
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda path: path.name)
+def test_a_long_run_says_how_long_before_it_starts(tmp_path, path):
+    notebook, set_up, failed = run_until_set_up(path, tmp_path, {"N_REQUESTS": 1000, "LATENCY": 10})
+    assert failed == -1
+    assert "This will take about" in printed(notebook.cells[set_up])
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_CHARTS))
