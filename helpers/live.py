@@ -1,13 +1,42 @@
 """A chart that sliders redraw in place, in JupyterLab, Notebook 7 and a headless run alike.
 
-Why not the usual ``with output_widget: display(fig)``: output sent from a slider's callback,
-or from a task that callback started, is tied to the widget message that triggered it, and the
-browser stops listening for that message a fraction of a second after sending it. Anything
-drawn later reaches no handler and never shows (jupyter-widgets/ipywidgets#4012,
-ipython/ipykernel#1510, both open in late 2026). A widget's own *state* travels on the
-widget's own channel, which stays open: so the chart here is an ``Image`` widget whose value
-is set to PNG bytes, with a line of text under it in an ``HTML`` widget. Setting them works
-from any thread and any event loop.
+A slider cell is a few lines::
+
+    live = LiveChart(count, delay)               # the sliders, a chart under them, a caption
+    def draw(n_requests, latency): ...           # draws with live.figure(), then live.show(...)
+    live.follow(draw)                            # draws now, and again on each release
+    display(live)
+
+For a coroutine function, ``await live.follow_async(redraw)`` in the cell instead. Either way
+``LiveChart`` observes every control, calls the function with the controls' values in order,
+and keeps a line of progress under the chart while it runs: at once "Redrawing for requests
+40, latency (s) 0.30", then the requests done so far, counted from the records of every
+``timed_run`` the function starts (``helpers.timing.observing_runs``), at most ten times a
+second and always when a run ends.
+
+Where the function runs. In JupyterLab 4.6 with ipykernel 7, widget messages go to a kernel
+*subshell* when the front end's ``commsOverSubshells`` setting allows it (its default,
+``perCommTarget``): the callback then runs on a thread of its own, not on the loop that runs
+the notebook's cells. In a headless run (nbclient, ``make run``) it runs on the notebook's own
+loop. ``follow`` calls a plain function right there, so it holds that thread until it
+returns: a release during a long redraw is handled after it. ``follow_async`` hands each
+redraw to the loop of the cell that awaited it, with ``asyncio.run_coroutine_threadsafe``,
+which is right from any thread; a release while a redraw runs cancels it first. Cancelling
+stops the waiting coroutine, not what it handed to threads: requests already running in a
+thread pool run on to their end, and take their threads for that long.
+
+Why an image and not ``with output_widget: display(fig)``. Output printed or displayed by the
+callback, or by a task it started, is parented to the widget's ``comm_msg`` (ipykernel 7
+keeps the parent in context variables, which a task copies). The front end stops listening
+for that message once it is done, about 0.06 s after it was sent, so later output never
+shows: measured in JupyterLab 4.6 and Notebook 7 (see the project's notes).
+ipython/ipykernel#1564 describes front ends discarding output parented to a ``comm_msg``
+(there, from a ``post_execute`` hook); jupyter-widgets/ipywidgets#4012 reports a related
+symptom, an ``Output`` widget updated by a task that a button's callback fed with
+``Queue.put_nowait`` showing nothing until another cell ran. Widget state is also sent as
+``comm_msg`` messages on IOPub, the channel that carries cell output, but the front end
+applies them to the widget by its comm id whenever they arrive. So the chart here is an
+``Image`` widget whose value is set to PNG bytes, with an ``HTML`` widget for the caption.
 
 The figures are plain ``matplotlib.figure.Figure`` objects, not pyplot figures: pyplot keeps
 global state and Jupyter's inline backend shows every pyplot figure at the end of a cell, so a
@@ -24,20 +53,32 @@ This module imports ipywidgets, so ``import helpers`` does not import it: use
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import html
+import inspect
 import io
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
+
+from helpers.timing import Run, observing_runs
+
+PROGRESS_EVERY = 0.1  # seconds: the fewest between two progress lines, so a fast run floods nothing
 
 
 class LiveChart:
     """Sliders, a chart under them, and a caption under the chart.
 
     Draw with ``figure()``, then hand the figure and a caption to ``show()``; the chart in
-    the page changes in place. ``caption`` holds the last caption shown, so code (and
-    tests) can read what the chart is of.
+    the page changes in place. ``follow`` or ``follow_async`` redraws on every release of a
+    control. ``caption`` holds the last caption shown, so code (and tests) can read what the
+    chart is of; ``progress`` holds the last line of progress or error shown in its place.
     """
 
     def __init__(self, *controls: widgets.Widget, width: float = 12, height: float = 4) -> None:
@@ -46,6 +87,7 @@ class LiveChart:
         if not (0 < width <= 40 and 0 < height <= 40):
             raise ValueError(f"width and height must be from 0 to 40 inches, got {width} and {height}")
         self.size = (width, height)
+        self.controls = controls
         for control in controls:  # wide enough to pick any of 200 values with a mouse
             control.layout.width = "36em"
             control.style.description_width = "7em"
@@ -53,6 +95,11 @@ class LiveChart:
         self.text = widgets.HTML()
         self.widget = widgets.VBox([*controls, self.image, self.text])
         self.caption = ""
+        self.progress = ""
+        self.drawing: concurrent.futures.Future | None = None  # follow_async's latest redraw
+        self._lock = threading.Lock()
+        self._generation = 0  # one more for each redraw started; older ones show nothing
+        self._following: Callable | None = None
 
     def figure(self, ncols: int = 1) -> tuple[Figure, list]:
         """A fresh figure of the chart's size with ``ncols`` axes side by side, and those axes."""
@@ -71,6 +118,121 @@ class LiveChart:
         self.caption = caption
         self.text.value = f"<p>{html.escape(caption)}</p>"
 
+    def values(self) -> tuple:
+        """The controls' values, in the order the controls were given."""
+        return tuple(control.value for control in self.controls)
+
+    def follow(self, draw: Callable[..., Any]) -> Any:
+        """Call ``draw(*values)`` now and again each time a control is released.
+
+        ``draw`` is a plain function; it runs where the widget's callback runs and holds that
+        thread until it returns. Returns what the first call returned; an error in it is
+        raised here. An error in a later call is shown under the chart instead.
+        """
+        if inspect.iscoroutinefunction(draw) or not callable(draw):
+            raise TypeError(f"draw must be a plain function (for an async def, await follow_async), got {draw!r}")
+        self._start_following(draw, lambda _change: self._draw(draw, first=False))
+        return self._draw(draw, first=True)
+
+    async def follow_async(self, redraw: Callable[..., Coroutine]) -> Any:
+        """Run ``redraw(*values)`` now and again each time a control is released.
+
+        ``redraw`` is an ``async def`` function. Each release cancels the redraw still running,
+        if any, and hands a new one to the loop this is awaited on, from whatever thread the
+        callback runs in. Cancelling stops the waiting coroutine; requests it already handed
+        to a thread pool run on to their end. Returns what the first redraw returned (None if
+        a release replaced it first); an error in it is raised here, and an error in a later
+        redraw is shown under the chart instead.
+        """
+        if not inspect.iscoroutinefunction(redraw):
+            raise TypeError(f"redraw must be an async def function (for a plain one, use follow), got {redraw!r}")
+        loop = asyncio.get_running_loop()
+        self._start_following(redraw, lambda _change: self._schedule(redraw, loop, first=False))
+        first = asyncio.wrap_future(self._schedule(redraw, loop, first=True))
+        await asyncio.wait([first])  # unlike awaiting it, not an error if a release cancelled it
+        return None if first.cancelled() else first.result()
+
+    async def wait(self) -> None:
+        """Wait until the latest redraw of ``follow_async`` has finished, or was replaced and its
+        replacement has finished."""
+        while self.drawing is not None:
+            drawing = self.drawing
+            await asyncio.wait([asyncio.wrap_future(drawing)])
+            if drawing is self.drawing:
+                return
+
+    def _start_following(self, function: Callable, on_change: Callable) -> None:
+        if self._following is not None:
+            raise RuntimeError(f"this LiveChart already follows {self._following!r}: make a new one")
+        for control in self.controls:
+            if not control.has_trait("value"):
+                raise TypeError(f"every control must have a value to follow, got {type(control).__name__}")
+        self._following = function
+        for control in self.controls:
+            control.observe(on_change, names="value")
+
+    def _begin(self) -> tuple[int, tuple, Callable[[Run], None]]:
+        """A new redraw: its number, the values it is for, and the observer of its runs."""
+        with self._lock:
+            self._generation += 1
+            generation, values = self._generation, self.values()
+        runs: list[Run] = []
+        last_shown = 0.0
+
+        def observe(run: Run) -> None:
+            nonlocal last_shown
+            if not any(seen is run for seen in runs):
+                runs.append(run)
+            now = time.monotonic()
+            if run.total is not None or now - last_shown >= PROGRESS_EVERY:
+                last_shown = now
+                self._say(generation, f"Redrawing for {self._describe(values)}: {_done(runs)}")
+
+        self._say(generation, f"Redrawing for {self._describe(values)}…")
+        return generation, values, observe
+
+    def _draw(self, draw: Callable, first: bool) -> Any:
+        generation, values, observe = self._begin()
+        try:
+            with observing_runs(observe):
+                return draw(*values)
+        except Exception as error:
+            if first:
+                raise
+            self._say(generation, f"Could not redraw for {self._describe(values)}: {type(error).__name__}: {error}")
+
+    def _schedule(self, redraw: Callable, loop: asyncio.AbstractEventLoop, first: bool) -> concurrent.futures.Future:
+        if self.drawing is not None:
+            self.drawing.cancel()  # stops the coroutine, not the threads it handed requests to
+        generation, values, observe = self._begin()
+
+        async def run() -> Any:
+            try:
+                with observing_runs(observe):  # this task's context, and the tasks it starts
+                    return await redraw(*values)
+            except Exception as error:
+                if first:
+                    raise
+                self._say(generation, f"Could not redraw for {self._describe(values)}: {type(error).__name__}: {error}")
+
+        self.drawing = asyncio.run_coroutine_threadsafe(run(), loop)
+        return self.drawing
+
+    def _say(self, generation: int, line: str) -> None:
+        """Show ``line`` in place of the caption, unless a newer redraw has started."""
+        with self._lock:
+            if generation == self._generation:
+                self.progress = line
+                self.text.value = f"<p><i>{html.escape(line)}</i></p>"
+
+    def _describe(self, values: tuple) -> str:
+        """'requests 40, latency (s) 0.30': each control's name and value as its readout shows it."""
+        parts = []
+        for control, value in zip(self.controls, values):
+            shown = format(value, control.readout_format) if hasattr(control, "readout_format") else str(value)
+            parts.append(f"{control.description} {shown}" if getattr(control, "description", "") else shown)
+        return ", ".join(parts) or "the chart"
+
     def _repr_mimebundle_(self, **kwargs) -> dict:
         """The live widget, with the last chart and caption as a stand-in where widgets cannot run."""
         data = self.widget._repr_mimebundle_(**kwargs)
@@ -79,3 +241,12 @@ class LiveChart:
             data["image/png"] = base64.b64encode(self.image.value).decode("ascii")
         return data
 
+
+def _done(runs: list[Run]) -> str:
+    """'12 requests done', with each run's count when there are several, and failures if any."""
+    done = sum(run.n_requests for run in runs)
+    line = f"{done} request{'' if done == 1 else 's'} done"
+    if len(runs) > 1:
+        line += " (" + ", ".join(f"{run.label} {run.n_requests}" for run in runs) + ")"
+    failed = sum(len(run.failures) for run in runs)
+    return line + (f", {failed} failed" if failed else "")

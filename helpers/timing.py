@@ -12,14 +12,22 @@ The notebooks time the post's code with two context managers, which stand where 
 
 Times come from ``time.perf_counter``, a monotonic clock meant for measuring intervals; the
 post's ``time.time`` is wall-clock time, which can jump when the system clock is adjusted.
+
+Code that waits on a run can follow it: inside ``with observing_runs(observer):``, every run
+that ``timed_run`` starts (here, or in a task started here) calls ``observer(run)`` each time
+one of its requests ends, and once more when the run ends. ``LiveChart`` counts requests done
+this way, so the code being timed needs nothing added.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
 import platform
 import time
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 
@@ -97,6 +105,7 @@ class RequestTimer:
         error = exc_type.__name__ if exc_type is not None else None
         self.record = RequestRecord(self.index, self._start, self._run.clock(), self.status, error)
         self._run.records.append(self.record)
+        self._run._tell_observer()
 
     @property
     def duration(self) -> float:
@@ -112,9 +121,10 @@ class Run:
     compared with the post line by line; the context (Python, CPUs, workers) follows the total.
     """
 
-    def __init__(self, label: str, context: RunContext) -> None:
+    def __init__(self, label: str, context: RunContext, observer: Observer | None = None) -> None:
         self.label = label
         self.context = context
+        self._observer = observer
         self.records: list[RequestRecord] = []
         self.total: float | None = None
         self._origin: float | None = None
@@ -151,6 +161,11 @@ class Run:
 
     def __exit__(self, *exc_info: object) -> None:
         self.total = self.clock()
+        self._tell_observer()
+
+    def _tell_observer(self) -> None:
+        if self._observer is not None:
+            self._observer(self)
 
     def __str__(self) -> str:
         lines = [f"{record.outcome} :  {record.duration}" for record in self.records]
@@ -163,6 +178,28 @@ class Run:
         return f"<Run {self.label!r}: {self.n_requests} requests, {total}>"
 
 
+Observer = Callable[[Run], None]
+_observer: contextvars.ContextVar[Observer | None] = contextvars.ContextVar("run_observer", default=None)
+
+
+@contextlib.contextmanager
+def observing_runs(observer: Observer) -> Iterator[None]:
+    """Call ``observer(run)`` as each run started in the block gets a request done, and as it ends.
+
+    A run keeps the observer that was set where ``timed_run`` was called, so requests that end
+    in other threads report to it too. The observer is called in the thread where the request
+    ended; it should be quick. Tasks created inside the block copy the setting, as asyncio
+    tasks copy every context variable.
+    """
+    if not callable(observer):
+        raise TypeError(f"observer must be callable, got {observer!r}")
+    token = _observer.set(observer)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
+
+
 def timed_run(label: str, *, workers: int | None = None) -> Run:
     """A new run to use in a ``with`` block; its total is the time the block took.
 
@@ -173,4 +210,4 @@ def timed_run(label: str, *, workers: int | None = None) -> Run:
         raise ValueError(f"label must be a non-empty string, got {label!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be an int >= 1 or None, got {workers!r}")
-    return Run(label, RunContext.here(workers))
+    return Run(label, RunContext.here(workers), _observer.get())

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from helpers import RunContext, timed_run
+from helpers.timing import observing_runs
 
 
 def test_sync_run_records_every_request_in_order():
@@ -130,4 +131,44 @@ def test_a_run_cannot_be_timed_twice():
         pass
     with pytest.raises(RuntimeError, match="has already been timed"):
         with run:
+            pass
+
+
+def test_an_observer_hears_of_each_request_as_it_ends_and_of_the_run_s_end():
+    heard = []
+    with observing_runs(lambda run: heard.append((run.n_requests, run.total is not None))):
+        with timed_run("observed") as run:
+            for _ in range(3):
+                with run.request():
+                    pass
+    with timed_run("after the block") as unobserved:
+        with unobserved.request():
+            pass
+    assert heard == [(1, False), (2, False), (3, False), (3, True)]
+
+
+def test_a_run_keeps_its_observer_for_requests_that_end_in_other_threads_and_tasks():
+    heard = []
+
+    def request_in_a_thread(run):
+        with run.request():
+            pass
+
+    async def main():
+        async def observed_task():
+            with timed_run("in a task") as inner:  # the task copied the observer
+                await asyncio.get_running_loop().run_in_executor(None, request_in_a_thread, inner)
+            return inner
+
+        with observing_runs(lambda run: heard.append(run.n_requests)):
+            task = asyncio.create_task(observed_task())
+        return await task
+
+    asyncio.run(main())
+    assert heard == [1, 1]  # the request, in a pool thread; then the run's end
+
+
+def test_observing_runs_refuses_what_it_cannot_call():
+    with pytest.raises(TypeError, match="observer must be callable, got 3"):
+        with observing_runs(3):
             pass
