@@ -22,6 +22,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import atexit
+import functools
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -77,6 +82,14 @@ def small_parameters(name: str) -> dict[str, Any]:
     return {**SMALL, **SMALL_EXTRA.get(name, {})}
 
 
+@functools.cache
+def _ipc_folder() -> Path:
+    """A private folder for the kernels' sockets, removed when this process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="async-by-timing-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def client_for(
     notebook: nbformat.NotebookNode, cwd: Path, *, timeout: int = CELL_TIMEOUT, patient: bool = True
 ) -> NotebookClient:
@@ -90,6 +103,11 @@ def client_for(
     config = Config()
     if patient:
         config.AsyncKernelManager.client_class = f"{__name__}.PatientKernelClient"
+    if os.name == "posix":
+        # Local sockets instead of TCP on 127.0.0.1: nothing else on the machine can reach the
+        # kernel, and ipykernel 7 stops warning, on every start, that TCP is unencrypted.
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(_ipc_folder() / "kernel")
     # "immediate": the kernel is stopped at once when the run ends. A graceful stop waits about
     # 2.5 s a notebook here and saves nothing: what a notebook starts (its latency server)
     # ends with the kernel process either way.
