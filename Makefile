@@ -6,9 +6,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
-WORK := my-notebooks
+ROOM_LATENCY ?= 0.3
+ROOM_PORT ?= 8000
 
-.PHONY: lab test test-newest test-browser run bench bench-class bench-stall bench-memory bench-clients chart clean
+.PHONY: lab room test test-newest test-browser run bench bench-class bench-stall bench-memory bench-clients chart clean
 
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +17,14 @@ $(READY): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e '.[test,classroom]'
 	touch $@
 
-# JupyterLab saves outputs into the notebooks it runs. It runs copies in $(WORK)/ (ignored by
-# git), so the lessons themselves stay clean and `git pull` updates them without conflicts.
-# A notebook new to the series is copied in; a copy you already have is never overwritten.
+# JupyterLab on copies of the notebooks in my-notebooks/ (tools/lab.py says why), again and again:
+# a copy you already have is never overwritten. As root it adds --allow-root, and says so.
 lab: $(READY)
-	mkdir -p $(WORK)
-	cp -n notebooks/*.ipynb $(WORK)/
-	$(BIN)/jupyter lab $(WORK)/
+	$(BIN)/python -m tools.lab $(LAB_ARGS)
+
+# The teacher's server for a room (docs/classroom.md): every interface, port 8000.
+room: $(READY)
+	$(BIN)/python -m helpers.room --latency $(ROOM_LATENCY) --host 0.0.0.0 --port $(ROOM_PORT)
 
 # Two test files at a time (pytest-xdist): most of the suite waits on notebooks and servers, and
 # every timing test allows for a busy machine (the suite passes with two whole runs side by side).
@@ -57,8 +59,9 @@ bench-class: $(READY)
 	$(BIN)/python -m benchmarks.class_bench
 
 # Each slider notebook run 30 times headless: the distribution of wall times shows no stall.
+# `make bench-stall ARGS=--plain` runs them with nbclient's own kernel client instead.
 bench-stall: $(READY)
-	$(BIN)/python -m benchmarks.stall
+	$(BIN)/python -m benchmarks.stall $(ARGS)
 
 # Four HTTP clients at 1,000 requests at once: aiohttp, httpx, httpx2 and niquests. In a venv of
 # its own: niquests' transport, urllib3-future, can replace the urllib3 that requests uses.
