@@ -5,6 +5,8 @@ two-core machine: never shorter than asked (less a little for the clocks), at mo
 """
 
 import asyncio
+import contextvars
+import io
 import re
 import sys
 import time
@@ -14,6 +16,7 @@ import pytest
 import requests
 
 from helpers import LoopTrace, trace_loop
+from helpers.trace import asyncio_tool, program
 
 STEP = 0.2  # seconds each sleep or thread call of the known schedule takes
 
@@ -331,3 +334,182 @@ def test_a_trace_says_what_it_holds():
     assert repr(trace) == "<LoopTrace not started>"
     trace = traced(known_schedule)
     assert repr(trace).startswith("<LoopTrace 5 tasks, 2 thread calls over 0.4")
+
+
+# --- create_task's keyword arguments, and Python 3.14's call graphs --------------------------------
+
+NEEDS_314_KEYWORDS = pytest.mark.skipif(
+    sys.version_info < (3, 14), reason="create_task passes any keyword on to a task factory from Python 3.14")
+REQUEST_ID = contextvars.ContextVar("request_id", default="unset")
+
+
+async def answer_after_a_nap(result="done"):
+    await asyncio.sleep(0.05)
+    return result, REQUEST_ID.get()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="create_task takes a context from Python 3.11")
+def test_create_task_name_and_context_reach_the_task_under_the_trace():
+    async def main():
+        context = contextvars.copy_context()
+        context.run(REQUEST_ID.set, "from the context")
+        with trace_loop() as trace:
+            task = asyncio.create_task(answer_after_a_nap(), name="named", context=context)
+            assert await task == ("done", "from the context")
+        return task, trace
+
+    task, trace = asyncio.run(main())
+    assert task.get_name() == "named" and [traced.name for traced in trace.tasks] == ["named"]
+
+
+@NEEDS_314_KEYWORDS
+def test_create_task_eager_start_and_other_keywords_pass_through_the_trace_on_314():
+    """3.14's create_task(coro, **kwargs) hands every keyword to the task factory: ours passes them on."""
+    ran = []
+
+    async def eager():
+        ran.append("first step")
+        return await answer_after_a_nap()
+
+    async def main():
+        context = contextvars.copy_context()
+        context.run(REQUEST_ID.set, "eager")
+        with trace_loop() as trace:
+            task = asyncio.create_task(eager(), name="eager one", context=context, eager_start=True)
+            started_at_once = ran == ["first step"] and not task.done()  # before create_task returned
+            assert await task == ("done", "eager")
+            unknown = answer_after_a_nap()
+            with pytest.raises(TypeError, match="unexpected keyword argument 'priority'"):  # as untraced
+                asyncio.create_task(unknown, priority=1)
+            unknown.close()
+        return started_at_once, trace
+
+    started_at_once, trace = asyncio.run(main())
+    assert started_at_once
+    (task,) = trace.tasks
+    assert task.name == "eager one" and len(task.slices) == 2 and [kind for kind, _ in waits(task)] == ["sleep"]
+
+
+@NEEDS_314_KEYWORDS
+def test_keywords_of_a_factory_of_its_own_reach_it_through_the_trace_on_314():
+    seen = []
+
+    def factory(loop, coro, *, priority=0, **options):
+        seen.append((priority, options.get("name")))
+        return asyncio.Task(coro, loop=loop, **options)
+
+    async def main():
+        asyncio.get_running_loop().set_task_factory(factory)
+        with trace_loop() as trace:
+            assert await asyncio.create_task(answer_after_a_nap("high"), priority=9, name="urgent") == ("high", "unset")
+            async with asyncio.TaskGroup() as group:
+                group.create_task(answer_after_a_nap(), priority=1, name="grouped")
+        asyncio.get_running_loop().set_task_factory(None)  # asyncio.run's own closing tasks are not ours
+        return trace
+
+    trace = asyncio.run(main())
+    assert seen == [(9, "urgent"), (1, "grouped")]
+    assert [task.name for task in trace.tasks] == ["urgent", "grouped"]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="asyncio's call graphs came in Python 3.14")
+def test_a_traced_task_still_shows_who_awaits_it_in_the_call_graph():
+    async def inner():
+        shown = io.StringIO()
+        asyncio.print_call_graph(file=shown)
+        return shown.getvalue()
+
+    async def outer():
+        return await asyncio.create_task(inner(), name="inner task")
+
+    async def main():
+        with trace_loop() as trace:
+            graph = await asyncio.create_task(outer(), name="outer task")
+        return graph, trace
+
+    graph, trace = asyncio.run(main())
+    assert "Task(name='inner task'" in graph and re.search(r"in async \S*inner\(\)", graph), graph
+    assert "Awaited by:" in graph and "Task(name='outer task'" in graph and re.search(r"in async \S*outer\(\)", graph)
+    assert [task.name for task in trace.tasks] == ["outer task", "inner task"]
+
+
+# --- another program, seen from outside ---------------------------------------------------------
+
+STUCK = """\
+import asyncio
+
+async def wait_forever():
+    print("waiting", flush=True)
+    await asyncio.Event().wait()
+
+async def main():
+    await asyncio.gather(asyncio.create_task(wait_forever(), name="stuck task"))
+
+asyncio.run(main())
+"""
+
+
+def test_program_runs_until_the_block_ends_and_is_killed_then():
+    started = time.perf_counter()
+    with program(STUCK, ready="waiting", name="stuck.py") as process:
+        time.sleep(0.2)
+        assert process.poll() is None  # still running: stuck, as it should be
+    assert process.returncode is not None and time.perf_counter() - started < 15
+
+
+def test_program_is_killed_when_the_block_raises():
+    with pytest.raises(KeyError):
+        with program(STUCK, ready="waiting") as process:
+            raise KeyError("in the block")
+    assert process.returncode is not None
+
+
+@pytest.mark.parametrize("source, seconds, message", [
+    ("import sys; sys.exit(3)", 30, r"stuck\.py ended \(exit code 3\) without printing 'waiting'"),
+    ("print('hello')", 30, r"stuck\.py printed 'hello' where 'waiting' was expected"),
+    ("import time; time.sleep(30)", 0.5, r"stuck\.py ran 0\.5 s without printing 'waiting'"),
+    ("1 / 0", 30, r"ZeroDivisionError: division by zero"),
+])
+def test_program_says_why_it_did_not_get_ready(source, seconds, message):
+    with pytest.raises(RuntimeError, match=message):
+        with program(source, ready="waiting", name="stuck.py", seconds=seconds):
+            pass
+
+
+def test_program_and_asyncio_tool_refuse_wrong_arguments():
+    with pytest.raises(ValueError, match="source must be a Python program"):
+        with program("", ready="x"):
+            pass
+    with pytest.raises(TypeError, match="args must be strings"):
+        with program("pass", 3, ready="x"):
+            pass
+    with pytest.raises(ValueError, match="seconds must be a number from 0 to 600, got 0"):
+        with program("pass", ready="x", seconds=0):
+            pass
+    with pytest.raises(ValueError, match="command must be 'ps' or 'pstree', got 'top'"):
+        asyncio_tool("top", 1)
+    with pytest.raises(ValueError, match="pid must be a process id"):
+        asyncio_tool("ps", "1")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="python -m asyncio ps exists from Python 3.14")
+def test_asyncio_tool_says_it_needs_314_before_314():
+    with pytest.raises(RuntimeError, match=r"python -m asyncio pstree came in Python 3\.14; this is 3\.1[0-3]"):
+        asyncio_tool("pstree", 1)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="python -m asyncio ps and pstree came in Python 3.14")
+def test_ps_and_pstree_show_a_stuck_program_s_tasks_and_who_awaits_whom():
+    with program(STUCK, ready="waiting", name="stuck.py") as process:
+        time.sleep(0.2)
+        table, tree = asyncio_tool("ps", process.pid), asyncio_tool("pstree", process.pid)
+    assert re.search(r"stuck task\s+Event\.wait -> wait_forever\s+main\s+Task-1", table), table
+    lines = tree.splitlines()
+    assert lines[0] == "└── (T) Task-1" and "main stuck.py:8" in lines[1], tree
+    assert any(line.endswith("(T) stuck task") for line in lines) and "wait_forever stuck.py:5" in tree, tree
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="python -m asyncio ps and pstree came in Python 3.14")
+def test_asyncio_tool_returns_the_tool_s_own_error_for_a_process_that_is_gone():
+    said = asyncio_tool("ps", 2**22 + 12345)  # above Linux's largest pid: never a process
+    assert said.startswith("Error retrieving tasks:"), said
