@@ -16,9 +16,10 @@ second and always when a run ends.
 
 Where the function runs. In JupyterLab 4.6 with ipykernel 7, widget messages go to a kernel
 *subshell* when the front end's ``commsOverSubshells`` setting allows it (its default,
-``perCommTarget``): the callback then runs on a thread of its own, not on the loop that runs
-the notebook's cells. In a headless run (nbclient, ``make run``) it runs on the notebook's own
-loop. ``follow`` calls a plain function right there, so it holds that thread until it
+``perCommTarget``): the callback then runs on that subshell's thread, not on the loop that
+runs the notebook's cells (measured in JupyterLab 4.6.6 from the second release on; the first
+was handled on the main thread). In a headless run (nbclient, ``make run``) it runs on the
+notebook's own loop. ``follow`` calls a plain function right there, so it holds that thread until it
 returns: a release during a long redraw is handled after it. ``follow_async`` hands each
 redraw to the loop of the cell that awaited it, with ``asyncio.run_coroutine_threadsafe``,
 which is right from any thread; a release while a redraw runs cancels it first. Cancelling

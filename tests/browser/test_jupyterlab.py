@@ -1,8 +1,9 @@
 """The slider notebooks in a real JupyterLab: Run All, drag a slider with the mouse, restart.
 
 What a student sees is what is checked: the cells' outputs in the page, the slider's readout,
-the chart's image and the caption under it. Each test prints the time from releasing the
-slider to the redrawn chart (run with ``-s`` to see it; ``make test-browser`` does).
+the chart's image and the caption under it, and the progress that caption shows while the
+chart is redrawn. Each test prints the time from releasing the slider to the first word of
+progress and to the redrawn chart (run with ``-s`` to see it; ``make test-browser`` does).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 
 from tools.notebooks import SMALL
 
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
 pytestmark = pytest.mark.browser
 
 SLIDER_NOTEBOOKS = ["01_sync_loop.ipynb", "02_coroutines.ipynb", "05_scaling.ipynb"]
@@ -25,6 +28,7 @@ KERNEL_START_TIMEOUT = 60  # seconds
 RUN_ALL_RETRY = 15  # seconds to wait for Run All to start a cell before clicking it again
 RUN_ALL_TIMEOUT = 240  # seconds; Run All takes 5 to 40 s with the small parameters
 REDRAW_TIMEOUT = 30  # seconds from releasing the slider to the new chart; a few are expected
+PROGRESS_WITHIN = 0.5  # seconds from releasing the slider to the caption saying it redraws
 TARGET = 40  # where the requests slider is dragged, well away from where it starts
 
 
@@ -115,7 +119,8 @@ def server_processes(lab, name: str) -> list[psutil.Process]:
 
 
 def drag(page, slider, value: int, low: int, high: int) -> float:
-    """Drag the slider's handle with the mouse to about ``value``; return when it was released."""
+    """Drag the slider's handle with the mouse to about ``value``; return the page's clock (ms)
+    read just before the release."""
     handle = slider.locator(".noUi-handle")
     # A press in a cell that is not the active one makes it active, and JupyterLab may scroll it
     # under the mouse: a student clicks into the chart's cell first, as we do here.
@@ -134,8 +139,17 @@ def drag(page, slider, value: int, low: int, high: int) -> float:
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(track["x"] + track["width"] * (value - low) / (high - low), y, steps=12)
+    released = page.evaluate("performance.now()")  # read just before the release: never late
     page.mouse.up()
-    return time.monotonic()
+    return released
+
+
+WATCH_TEXT = """element => {
+    // Every text the element shows from now on, with the page's clock in ms.
+    window.captionsSeen = [];
+    new MutationObserver(() => window.captionsSeen.push([performance.now(), element.innerText]))
+        .observe(element, {childList: true, characterData: true, subtree: true});
+}"""
 
 
 @pytest.mark.parametrize("name", SLIDER_NOTEBOOKS)
@@ -151,16 +165,27 @@ def test_run_all_then_drag_the_slider_redraws_the_chart_in_place(lab, page, name
     first_image = image.get_attribute("src")
 
     slider = live.locator(".widget-slider", has=page.locator(".widget-label", has_text="requests"))
+    caption.evaluate(WATCH_TEXT)
     released = drag(page, slider, TARGET, 1, 200)
     readout = int(slider.locator(".widget-readout").inner_text())
     assert abs(readout - TARGET) <= 3, f"the slider moved to {readout}"
+    final = f"{readout} requests of"
     page.wait_for_function(
-        "([element, count]) => element.innerText.startsWith(count + ' requests of')",
-        arg=[caption.element_handle(), readout], timeout=REDRAW_TIMEOUT * 1000,
+        "([element, final]) => element.innerText.startsWith(final)",
+        arg=[caption.element_handle(), final], timeout=REDRAW_TIMEOUT * 1000,
     )
-    redrawn = time.monotonic() - released
+    seen = [(round((at - released) / 1000, 2), text) for at, text in page.evaluate("window.captionsSeen")]
     assert image.get_attribute("src") != first_image  # a new chart, not only a new caption
-    print(f"\n{name}: slider released at {readout}; chart redrawn {redrawn:.2f} s later: {caption.inner_text()}")
+    print(f"\n{name}: slider released at {readout}; captions since (s after the release, text):")
+    print("\n".join(f"  {at:6.2f}  {text}" for at, text in seen))
+    # At once, the caption says that it redraws, and for which values...
+    saying = f"Redrawing for requests {readout},"
+    first_said = next((at for at, text in seen if text.startswith(saying)), None)
+    assert first_said is not None and first_said <= PROGRESS_WITHIN, f"no {saying!r} within {PROGRESS_WITHIN} s"
+    # ...then counts requests done as they finish: at least two counts before the new chart.
+    before_final = [text for _, text in seen[:next(i for i, (_, text) in enumerate(seen) if text.startswith(final))]]
+    counts = [int(match.group(1)) for text in before_final if (match := re.search(r": (\d+) requests? done", text))]
+    assert len(set(counts)) >= 2 and counts == sorted(counts), counts
     # No cell ran meanwhile: the prompts are those Run All left.
     assert prompts_of(panel) == prompts
 
@@ -200,3 +225,66 @@ def test_the_crawlers_progress_bar_moves_while_the_crawl_runs(lab, page):
     print(f"\n07: the progress line showed {len(seen)} values while the crawl ran: {done}")
     assert len(set(done)) >= 3 and done == sorted(done)  # it moved, forward, while running
     assert seen[0] != seen[-1]
+
+
+FOLLOW_ASYNC = '''\
+import asyncio
+import threading
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from helpers import timed_run
+from helpers.live import LiveChart
+
+count = widgets.IntSlider(value=12, min=1, max=200, description="requests", continuous_update=False)
+live = LiveChart(count, width=4, height=2)
+callbacks_ran_on = []
+count.observe(lambda change: callbacks_ran_on.append(threading.current_thread().name), names="value")
+
+
+async def redraw(n_requests):
+    async def request(run, seconds):
+        with run.request():
+            await asyncio.sleep(seconds)
+
+    with timed_run("async") as run:  # requests that end one by one, 0.05 s apart
+        await asyncio.gather(*(request(run, 0.05 * (i + 1)) for i in range(n_requests)))
+    figure, (ax,) = live.figure()
+    ax.plot([record.end for record in run.records])
+    live.show(figure, f"{n_requests} requests of 0.05 s: callback on {callbacks_ran_on[-1:]}, "
+                      f"redraw on {threading.current_thread().name}")
+
+await live.follow_async(redraw)
+display(live)
+'''
+
+
+def test_follow_async_redraws_on_the_notebooks_loop_whatever_thread_the_callback_runs_on(lab, page):
+    """LiveChart.follow_async in a notebook of its own: in JupyterLab the slider's callback runs
+    on a kernel subshell's thread, and the redraw still runs on the thread of the cell's loop."""
+    notebook = nbformat.read(NOTEBOOKS / SLIDER_NOTEBOOKS[0], as_version=4)  # for its kernel's name
+    notebook.cells = [nbformat.v4.new_code_cell(FOLLOW_ASYNC)]
+    nbformat.write(notebook, lab.root / "follow_async.ipynb")
+    panel = open_notebook(page, lab, "follow_async.ipynb")
+    run_all(page, panel)
+    assert error_outputs(panel) == []
+    live = panel.locator(".widget-vbox:has(.widget-image)")
+    caption = live.locator(".widget-html").last
+    assert caption.inner_text() == "12 requests of 0.05 s: callback on [], redraw on MainThread"
+    threads = []
+    for target in (TARGET, TARGET + 30):  # the first release may be handled before a subshell exists
+        caption.evaluate(WATCH_TEXT)
+        released = drag(page, live.locator(".widget-slider"), target, 1, 200)
+        readout = int(live.locator(".widget-readout").inner_text())
+        final = f"{readout} requests of"
+        page.wait_for_function("([element, final]) => element.innerText.startsWith(final)",
+                               arg=[caption.element_handle(), final], timeout=REDRAW_TIMEOUT * 1000)
+        seen = [(round((at - released) / 1000, 2), text) for at, text in page.evaluate("window.captionsSeen")]
+        print(f"\nfollow_async: {seen[0]} ... {seen[-1]} ({len(seen)} captions)")
+        assert seen[0][0] <= PROGRESS_WITHIN and seen[0][1].startswith(f"Redrawing for requests {readout}")
+        shown = re.fullmatch(rf"{readout} requests of 0\.05 s: callback on \['([^']+)'\], redraw on MainThread",
+                             seen[-1][1])
+        assert shown, seen[-1][1]
+        threads.append(shown.group(1))
+    assert threads[-1].startswith("subshell-"), threads  # JupyterLab 4.6's default, perCommTarget
