@@ -1,6 +1,7 @@
 """Charts of timed runs: time per request, totals side by side, a timeline of every request,
-totals as the work grows, and what the threads cost. Charts of loop traces: a swimlane per task
-under the loop thread's own lane, and each thread call's wait for a thread and its time in flight.
+totals as the work grows, and what the threads cost. Charts of loop traces (a swimlane per task
+under the loop thread's own lane; each thread call's wait for a thread, then its time in flight),
+and of notebook 06's toy event loop in the same lanes.
 
 Each function draws on the ``ax`` it is given (or on a new figure), returns that Axes, and
 never calls ``plt.show()`` or changes global settings. Colours come from the Okabe-Ito palette,
@@ -10,6 +11,7 @@ also hatched, so they show in greyscale too.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -163,7 +165,7 @@ def plot_timeline(run: Run, ax: Axes | None = None) -> Axes:
         xlabel="seconds since the run began", ylabel="request",
         title=f"{run.label}: timeline of {len(records)} requests",
     )
-    _failure_legend(ax, records, end)
+    _failure_legend(ax, records, end, loc="upper left", bbox_to_anchor=(1.01, 1))  # a wall leaves no corner free
     return ax
 
 
@@ -221,8 +223,10 @@ def plot_sweep(
 
     ``totals`` maps a method's label to its totals by request count. ``ideals`` maps the same
     labels to the totals with no overhead, drawn dashed in the method's colour. On log-log axes
-    a total that grows in proportion to N is a straight line rising at 45 degrees, and one that
-    does not grow at all is flat, so the methods part ways at a glance.
+    a total that grows in proportion to N is a straight line that rises one decade of seconds
+    per decade of requests, and one that does not grow at all is flat, so the methods part ways
+    at a glance. How steep the straight line looks depends on the figure: it is drawn at 45
+    degrees only where a decade is as long on both axes (``drawn_angle`` measures it).
     """
     if not totals:
         raise ValueError("totals must hold at least one method, got none")
@@ -265,6 +269,21 @@ def plot_sweep(
     ax.grid(True, which="major", linewidth=0.5, alpha=0.5)
     ax.legend(loc="upper left", fontsize="small")
     return ax
+
+
+def drawn_angle(ax: Axes, label: str) -> float:
+    """The angle, in degrees above the horizontal, of the line labelled ``label`` as drawn on ``ax``.
+
+    Measured on the page from the line's first point to its last, once the figure is laid out.
+    """
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    lines = [line for line in ax.get_lines() if line.get_label() == label and len(line.get_xdata()) >= 2]
+    if not lines:
+        raise ValueError(f"label must name a line of two points or more on ax, got {label!r}")
+    ax.figure.canvas.draw()  # lay the figure out, so that the axes have their final size
+    (x0, y0), *_, (x1, y1) = ax.transData.transform(lines[0].get_xydata())
+    return math.degrees(math.atan2(y1 - y0, x1 - x0))
 
 
 def plot_resources(usages: Sequence[ResourceUsage], axes: Sequence[Axes] | None = None) -> tuple[Axes, Axes]:
@@ -323,7 +342,9 @@ def _check_trace(trace: LoopTrace) -> LoopTrace:
 
 
 def _bars(ax: Axes, bars: Sequence[tuple[float, float, float]], height: float, **style) -> None:
-    """Horizontal bars from (row, start, end) triples, all in one style."""
+    """Horizontal bars from (row, start, end) triples, all in one style; none if there are none."""
+    if not bars:
+        return
     rows, starts, ends = zip(*bars)
     ax.barh(rows, [end - start for start, end in zip(starts, ends)], left=starts, height=height, **style)
 
@@ -440,4 +461,40 @@ def plot_request_phases(trace: LoopTrace, ax: Axes | None = None) -> Axes:
         Patch(facecolor=OK_COLOUR, label="in flight in the thread"), end,
         loc="upper left", bbox_to_anchor=(1.01, 1),  # beside the bars, which fill the width
     )
+    return ax
+
+
+def plot_toy_loop(
+    steps: Sequence[tuple[str, float, float, float | None]], total: float, ax: Axes | None = None
+) -> Axes:
+    """A toy event loop's record (notebook 06) in lanes, drawn as ``plot_swimlanes`` draws asyncio.
+
+    ``steps``: one ``(task name, start, end, seconds it then asked to sleep or None)`` per step,
+    in seconds since the loop began; ``total``: how long the loop ran. A task's lane is black
+    while it runs, sky blue while it sleeps, vermillion while it is ready (from its start, or
+    from when its sleep fell due) until the loop runs it. The loop's lane is black during steps.
+    """
+    steps = list(steps)
+    if not steps or not all(isinstance(step, tuple) and len(step) == 4 and isinstance(step[0], str) for step in steps):
+        raise TypeError(f"steps must be one (name, start, end, seconds) tuple or more, got {steps[:2]!r}")
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or not total > 0:
+        raise ValueError(f"total must be a number of seconds above 0, got {total!r}")
+    names = list(dict.fromkeys(name for name, *_ in steps))
+    bars: dict[str, list] = {"ready": [], "sleep": [], "run": [(0, start, end) for _, start, end, _ in steps]}
+    for row, name in enumerate(names, start=1):
+        own = [step for step in steps if step[0] == name]
+        bars["ready"].append((row, 0.0, own[0][1]))  # waiting for its first turn
+        for (_, _, end, seconds), (_, next_start, _, _) in zip(own, own[1:]):
+            due = min(end + (seconds or 0), next_start)  # asleep until due, then ready until it runs
+            bars["sleep"].append((row, end, due))
+            bars["ready"].append((row, due, next_start))
+        bars["run"] += [(row, start, end) for _, start, end, _ in own]
+    ax = _axes(ax, (7, min(2 + 0.4 * len(names), 8)))
+    for kind, kind_bars in bars.items():
+        colour, run = TRACE_STYLES[kind][0], kind == "run"  # runs on top, a hairline wide at least
+        _bars(ax, kind_bars, 0.8, color=colour, edgecolor=colour if run else "none",
+              linewidth=0.5 if run else 0, zorder=3 if run else 2)
+    ax.set_yticks(range(len(names) + 1), ["loop thread", *names])
+    ax.set(ylim=(len(names) + 0.6, -0.6), xlim=(0, total * 1.02), xlabel="seconds since run() began",
+           title=f"the toy loop: {_count(len(names), 'task')}")
     return ax

@@ -11,8 +11,8 @@ from matplotlib.colors import to_hex
 
 from helpers import LoopTrace, RequestRecord, ResourceUsage, Run, RunContext, TaskTrace, ThreadCall
 from helpers.plots import (
-    FAILED_COLOUR, OK_COLOUR, TRACE_STYLES, plot_request_phases, plot_requests, plot_resources, plot_sweep,
-    plot_swimlanes, plot_timeline, plot_totals,
+    FAILED_COLOUR, OK_COLOUR, TRACE_STYLES, drawn_angle, plot_request_phases, plot_requests, plot_resources,
+    plot_sweep, plot_swimlanes, plot_timeline, plot_toy_loop, plot_totals,
 )
 from helpers.trace import WAIT_KINDS, Span, Wait, trace_loop
 
@@ -57,6 +57,20 @@ def test_plot_timeline_draws_a_bar_from_start_to_end_of_each_request(n):
     assert ax.get_xlabel() == "seconds since the run began"
     bottom, top = ax.get_ylim()
     assert bottom > top  # request 0 at the top
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_timeline_legend_covers_no_bar(parallel):
+    """A wall of requests leaves no free corner inside the axes: the legend goes beside them."""
+    _, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")  # as 03 draws two
+    for ax in (left, right):
+        plot_timeline(make_run("async" if parallel else "sync", 20, parallel=parallel, failed=frozenset({1})), ax=ax)
+    left.figure.canvas.draw()
+    for ax in (left, right):
+        legend = ax.get_legend().get_window_extent()
+        assert not any(bar.get_window_extent().overlaps(legend) for bar in ax.patches)
+        assert legend.x0 >= ax.get_window_extent().x1  # beside the axes, inside the figure
+        assert legend.x1 <= ax.figure.bbox.x1
 
 
 def test_failed_requests_are_coloured_hatched_and_named_in_the_legend():
@@ -131,6 +145,20 @@ def test_plot_sweep_draws_a_line_per_method_and_dashed_ideals_on_log_axes():
     assert len(dashed) == 1 and dashed[0].get_color() == solid[0].get_color()
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["sync", "native async", "ideal (same colour)"]
+
+
+def test_drawn_angle_measures_the_line_on_the_page_not_in_data_units():
+    ax = plot_sweep({"sync": {1: 0.3, 5: 1.5, 20: 6.0, 50: 15.0, 200: 60.0}, "async": {1: 0.3, 200: 0.31}})
+    # Proportional to N: one decade per decade, yet at the default size not drawn at 45 degrees.
+    assert 20 < drawn_angle(ax, "sync") < 40 and abs(drawn_angle(ax, "async")) < 1
+    _, square = plt.subplots(figsize=(4, 4))
+    square.plot([1, 10], [1, 10], label="x")
+    square.set(xscale="log", yscale="log", xlim=(1, 10), ylim=(1, 10), aspect="equal")
+    assert drawn_angle(square, "x") == pytest.approx(45, abs=0.5)
+    with pytest.raises(ValueError, match=r"label must name a line of two points or more on ax, got 'pool'"):
+        drawn_angle(square, "pool")
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        drawn_angle(None, "x")
 
 
 @pytest.mark.parametrize(
@@ -276,3 +304,39 @@ def test_plot_swimlanes_draws_a_real_trace_of_two_hundred_tasks():
     ax.figure.canvas.draw()
     assert len(trace.tasks) == 200
     assert ax.get_title() == "inside the event loop: 200 tasks"
+
+
+# --- the toy loop of notebook 06 ------------------------------------------------------------------
+
+# A sleeps 0.1 s twice, B 0.25 s once; a blocker holds the loop from 0.05 s to 0.35 s.
+TOY_STEPS = [
+    ("A", 0.0, 0.001, 0.1), ("B", 0.001, 0.002, 0.25), ("blocker", 0.002, 0.003, 0.05),
+    ("blocker", 0.05, 0.35, None), ("A", 0.35, 0.351, 0.1), ("B", 0.351, 0.352, None), ("A", 0.451, 0.452, None),
+]
+
+
+def test_plot_toy_loop_draws_each_step_and_what_each_task_waited_for():
+    ax = plot_toy_loop(TOY_STEPS, 0.452)
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["loop thread", "A", "B", "blocker"]
+    black, sky, vermillion = (to_hex(TRACE_STYLES[kind][0]) for kind in ("run", "sleep", "ready"))
+    colours = colours_of(ax)
+    assert colours.count(black) == 2 * len(TOY_STEPS)  # each step in its task's lane and the loop's
+    assert colours.count(sky) == 4  # A twice, B and the blocker once
+    ready = [bar for bar in ax.patches if to_hex(bar.get_facecolor()) == vermillion and bar.get_width() > 0.01]
+    # A was due at 0.101 s and B at 0.252 s, but the loop ran them only after the block, at 0.35 s.
+    assert sorted((round(bar.get_x(), 3), round(bar.get_x() + bar.get_width(), 3)) for bar in ready) == [
+        (0.101, 0.35), (0.252, 0.351)]
+    assert ax.get_title() == "the toy loop: 3 tasks"
+    bottom, top = ax.get_ylim()
+    assert bottom > top  # the loop on top
+
+
+def test_plot_toy_loop_draws_on_the_axes_it_is_given_and_refuses_what_it_cannot_draw():
+    _, ax = plt.subplots()
+    assert plot_toy_loop(TOY_STEPS[:1], 0.1, ax=ax) is ax
+    with pytest.raises(TypeError, match=r"steps must be one \(name, start, end, seconds\) tuple or more, got \[\]"):
+        plot_toy_loop([], 1.0)
+    with pytest.raises(TypeError, match=r"tuple or more, got \[\('A', 0.0\)\]"):
+        plot_toy_loop([("A", 0.0)], 1.0)
+    with pytest.raises(ValueError, match="total must be a number of seconds above 0, got 0"):
+        plot_toy_loop(TOY_STEPS, 0)
