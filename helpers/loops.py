@@ -1,0 +1,103 @@
+"""The post's loop lines, where they can run and where they must not (notebook 03).
+
+The post drives its coroutines with ``asyncio.get_event_loop()``, ``run_until_complete`` and
+``loop.close()``, lines written for a script, where no loop is running yet. Inside Jupyter a
+loop is always running, so 03 runs the post's script where it was meant to run, in a fresh
+Python, and prints what that Python printed::
+
+    result = run_script(post_script, url, 20, timeout=30)   # prints its output and exit code
+    result.returncode                                       # 1 on Python 3.11+: it stopped
+
+Exercise 1 asks for the post's function without a loop of its own, and ``nest_asyncio2``
+(applied earlier in 03) lets ``run_until_complete`` and even a new loop run inside the
+notebook's. ``loops_started`` sees any of them start, whichever spelling started it::
+
+    with loops_started() as started:
+        await answer()
+    started  # [] when the answer only awaited, else the loops that were set running
+"""
+
+from __future__ import annotations
+
+import asyncio.events
+import contextlib
+import numbers
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["loops_started", "run_script", "show_lines"]
+
+
+def show_lines(text: str, keep: int = 22) -> None:
+    """Print ``text`` in whole lines: all of them, or the first and last ``keep`` around a
+    count of the lines left out."""
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise ValueError(f"keep must be a whole number of lines >= 1, got {keep!r}")
+    lines = text.strip().splitlines()
+    if len(lines) > 2 * keep:
+        lines = [*lines[:keep], f"[... {len(lines) - 2 * keep} lines left out ...]", *lines[-keep:]]
+    print("\n".join(lines) or "(no output)")
+
+
+def run_script(source: str, *args: object, timeout: float, name: str = "post.py") -> subprocess.CompletedProcess:
+    """Run ``source`` as a script with this kernel's Python; print what it printed; return the result.
+
+    The script is written into a temporary folder (prefix ``async-post-``, deleted when the run
+    ends) and run as ``python -W default NAME ARGS...``, so that its warnings show as a student
+    running it would see them. ``args`` reach it as strings in ``sys.argv[1:]``. Its standard
+    output, then its standard error (tracebacks, warnings) and its exit code are printed, each
+    in whole lines (``show_lines``). A script still running after ``timeout`` seconds is stopped
+    and ``subprocess.TimeoutExpired`` is raised, so that a silent server cannot hold the cell.
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"source must be a script's text, got {source!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not 0 < timeout <= 3600:
+        raise ValueError(f"timeout must be a number of seconds from 0 to 3,600, got {timeout!r}")
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".py"):
+        raise ValueError(f"name must be a file name ending in .py, got {name!r}")
+    with tempfile.TemporaryDirectory(prefix="async-post-") as folder:
+        path = os.path.join(folder, name)
+        with open(path, "w", encoding="utf-8") as script:
+            script.write(source)
+        result = subprocess.run(
+            [sys.executable, "-W", "default", path, *map(str, args)],
+            capture_output=True, text=True, timeout=timeout,
+            # The kernel sets FORCE_COLOR=1, so Python 3.13+ would colour its tracebacks with
+            # escape codes; PYTHON_COLORS=0 asks for plain text.
+            env={**os.environ, "PYTHON_COLORS": "0"},
+        )
+    show_lines(result.stdout)
+    if result.stderr:
+        print("--- stderr ---")
+        show_lines(result.stderr)
+    print(f"--- exit code {result.returncode} ---")
+    return result
+
+
+@contextlib.contextmanager
+def loops_started() -> Iterator[list[asyncio.AbstractEventLoop]]:
+    """Record every event loop set running, in any thread, while the block runs.
+
+    Every way of running a loop (``run_until_complete``, ``run_forever``, ``asyncio.run``,
+    ``asyncio.Runner``, and ``nest_asyncio2``'s patched versions of them) tells asyncio which
+    loop now runs, through ``asyncio.events._set_running_loop``; while the block runs, each loop
+    it is told of is added to the list this yields. Awaiting in the notebook's own loop starts
+    none, so the list stays empty. The function is put back when the block ends.
+    """
+    started: list[asyncio.AbstractEventLoop] = []
+    original = asyncio.events._set_running_loop
+
+    def recording(loop: asyncio.AbstractEventLoop | None) -> None:
+        if loop is not None:
+            started.append(loop)
+        original(loop)
+
+    asyncio.events._set_running_loop = recording
+    try:
+        yield started
+    finally:
+        asyncio.events._set_running_loop = original
