@@ -1,16 +1,24 @@
 """02 · the coroutine version: the default pool's waves, a sized pool, a live chart."""
 
 import math
+import os
+import re
+import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import nbformat
+import psutil
 import pytest
 import requests
 
 import helpers
 
 from nbrun import (
-    CPU_COUNT, DEFAULT_WORKERS, LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, check_live_redraw, execute,
-    number, slide_and_read, text_of,
+    CPU_COUNT, DEFAULT_WORKERS, LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, check_live_redraw, errors_in,
+    execute, number, printed, run_code, slide_and_read, tagged, text_of,
 )
 
 NAME = "02_coroutines.ipynb"
@@ -21,8 +29,8 @@ def check_waves(text: str) -> None:
     workers = DEFAULT_WORKERS
     waves = math.ceil(N_REQUESTS / workers)
     assert f"{N_REQUESTS} requests / {workers} threads = {waves} waves" in text
-    assert f"{CPU_COUNT} = {workers - 4}, so the default pool has min(32, {workers - 4} + 4) = {workers} threads" in text
-    assert f"the server never saw more than {min(workers, N_REQUESTS)} requests at once" in text
+    assert f"{CPU_COUNT} = {workers - 4}, so the default pool has min(32, {workers - 4} + 4) = {workers} threads\n" in text
+    assert f"the most requests the server held at once: {min(workers, N_REQUESTS)}" in text
     sync = number(r"sync: total +([\d.]+) s", text)
     default = number(r"default pool: total +([\d.]+) s", text)
     sized = number(r"pool of N_REQUESTS: total +([\d.]+) s", text)
@@ -31,6 +39,7 @@ def check_waves(text: str) -> None:
     assert sized < sync / 3 and default < sync / 2
     assert f"server peak: {N_REQUESTS}" in text
     assert "16 requests took about 0.3 s, 4 took about 0.5 s" in text
+    assert "One wave" not in text  # more requests than threads: the waves show
 
 
 def test_02_default_pool_runs_in_waves_and_a_sized_pool_in_one(executed):
@@ -49,7 +58,7 @@ def test_against_a_rooms_shared_server_the_lesson_holds(tmp_path, monkeypatch):
 
 
 def test_moving_the_slider_reruns_the_requests_and_redraws(tmp_path):
-    notebook, seen = slide_and_read(NAME, tmp_path, "await asyncio.wrap_future(drawing)")
+    notebook, seen = slide_and_read(NAME, tmp_path, "await live.wait()")
     check_live_redraw(notebook, seen, r"sized pool (?P<total>[\d.]+) s", ideal=LATENCY)
 
 
@@ -68,45 +77,188 @@ def test_its_the_threads_io_overlaps_without_asyncio_and_cpu_work_does_not_in_th
     text = text_of(executed(NAME))
     plain = number(r"no asyncio: ([\d.]+) s", text)
     assert LATENCY * 0.9 <= plain < LATENCY * 1.5 + 0.3  # the sized pool's wall, with no event loop
-    one = number(r"one sum: ([\d.]+) s", text)
-    in_threads = number(r"four in threads: ([\d.]+) s", text)
-    assert in_threads >= 2.5 * one  # four sums that take turns for the GIL
+    in_turn = number(r"four sums one after another: ([\d.]+) s", text)
+    in_threads = number(r"in four threads: ([\d.]+) s", text)
+    assert in_threads >= 0.6 * in_turn  # four sums that take turns for the GIL gain nothing
 
 
-def test_where_the_pool_holds_every_request_the_count_is_raised_so_waves_show(tmp_path):
-    notebook = execute(NOTEBOOKS / NAME, tmp_path, parameters={"N_REQUESTS": 2})
-    raised = 2 * DEFAULT_WORKERS + 2
+def test_to_thread_copies_the_coroutines_context_and_run_in_executor_does_not(executed):
+    text = text_of(executed(NAME))
+    assert "asyncio.to_thread's function saw: 'set in the coroutine'" in text
+    assert "run_in_executor's function saw:   '(not set)'" in text
+
+
+def test_a_waiting_thread_costs_little_memory_and_the_smallest_limit_is_named(executed):
+    text = text_of(executed(NAME))
+    per_thread = number(r"1,000 waiting threads: memory \+([\d.]+) KiB each", text)
+    assert 0 < per_thread < 1024  # far below the 8 MiB each reserves for its stack: touched, not reserved
+    limits = {}
+    for name in ("threads-max", "pid_max"):
+        setting = Path("/proc/sys/kernel") / name
+        if setting.exists():
+            limits[f"kernel.{name}"] = int(setting.read_text())
+    if hasattr(psutil, "RLIMIT_NPROC") and psutil.Process().rlimit(psutil.RLIMIT_NPROC)[0] != psutil.RLIM_INFINITY:
+        limits["ulimit -u"] = psutil.Process().rlimit(psutil.RLIMIT_NPROC)[0]
+    if not limits:
+        assert "no thread limit to read on this system" in text
+        return
+    first = min(limits, key=limits.get)
+    assert f"the first limit met here: {first}, {limits[first]:,} threads" in text
+
+
+def test_cancelling_a_run_stops_the_queued_requests_not_those_in_threads(executed):
+    text = text_of(executed(NAME))
+    match = re.search(r"at the cancel: (\d+) requests running in the pool's threads; "
+                      rf"in the end the server answered (\d+) of the {N_REQUESTS} requests", text)
+    assert match, text
+    running, answered = int(match[1]), int(match[2])
+    assert running <= answered <= DEFAULT_WORKERS  # what was in a thread ran to its end; no more
+    assert answered < N_REQUESTS  # the requests still queued for a thread were never sent
+
+
+def table_row(python: str) -> list[str]:
+    """The cells of the version table's row for ``python`` (e.g. '3.15.2')."""
+    notebook = nbformat.read(NOTEBOOKS / NAME, as_version=4)
+    (line,) = [line for cell in notebook.cells if cell.cell_type == "markdown"
+               for line in cell.source.splitlines() if line.startswith(f"| {python} |")]
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_the_version_table_holds_for_this_python():
+    """The row for this minor version names the function the pool counts CPUs with, and on one
+    CPU (``taskset -c 0``) the pool's size is the table's."""
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}."
+    notebook = nbformat.read(NOTEBOOKS / NAME, as_version=4)
+    (python,) = {match for cell in notebook.cells if cell.cell_type == "markdown"
+                 for match in re.findall(rf"^\| ({re.escape(minor)}\d+) \|", cell.source, re.MULTILINE)}
+    _, counts_with, two_cpus, one_cpu = table_row(python)
+    assert counts_with == f"`{CPU_COUNT}`"
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) == 2:
+        assert two_cpus.split()[0] == str(DEFAULT_WORKERS)
+    if shutil.which("taskset") is None or psutil.cpu_count() != 2:
+        pytest.skip("the table was measured with taskset on a 2-CPU machine")
+    probe = "from concurrent.futures import ThreadPoolExecutor as P\nwith P() as p: print(p._max_workers)"
+    on_one = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert one_cpu.split()[0] == on_one
+
+
+@pytest.mark.parametrize("n_requests", [1, DEFAULT_WORKERS])
+def test_with_no_more_requests_than_threads_the_notebook_says_one_wave_and_changes_nothing(tmp_path, n_requests):
+    seen = {}
+
+    def read_back(client, notebook):
+        seen["values"] = run_code(client, notebook, "print(N_REQUESTS, LATENCY, count.value, delay.value)")
+
+    notebook = execute(NOTEBOOKS / NAME, tmp_path, then=read_back, parameters={"N_REQUESTS": n_requests,
+                                                                                 "LATENCY": 0.02})
+    assert errors_in(notebook) == []
     text = text_of(notebook)
-    assert f"so there would be no waves to see: N_REQUESTS is raised to {raised}." in text
-    assert f"{raised} requests / {DEFAULT_WORKERS} threads = 3 waves" in text
+    assert f"{n_requests} requests / {DEFAULT_WORKERS} threads = 1 wave: " in text
+    assert f"One wave: every request had a thread at once, so no waves show. Set N_REQUESTS above {DEFAULT_WORKERS}" in text
+    assert seen["values"].split() == [str(n_requests), "0.02", str(n_requests), "0.02"]  # sliders included
+    assert f"in the end the server answered {n_requests} of the {n_requests} requests" in text
 
 
-# The first lines of exercise 3's starter: they start the server's counts again for its check.
-RESET = "if server:\n    server.reset_stats()  # the check reads how many requests the server held at once\n"
+def test_a_real_site_runs_every_cell_and_its_counts_say_not_counted(tmp_path, server):
+    site = server.url.replace("127.0.0.1", "localhost")  # a host name, as a real site has
+    seen = {}
+
+    def read_back(client, notebook):
+        seen["slider"] = run_code(client, notebook, "print(delay.disabled)")
+
+    notebook = execute(NOTEBOOKS / NAME, tmp_path, then=read_back, parameters={"URL": site})
+    assert errors_in(notebook) == []
+    text = text_of(notebook)
+    assert f"requests go to {site}" in text
+    assert "requests served so far: not counted" in text
+    assert "the most requests the server held at once: not counted" in text
+    assert seen["slider"].strip() == "True"  # a real site's latency is its own
+    for cell in tagged(notebook, "check"):
+        assert printed(cell).startswith("Not yet"), printed(cell)
+
+
+def test_each_check_says_the_same_when_run_a_second_time(tmp_path):
+    said = []
+
+    def again(client, notebook):
+        for cell in tagged(notebook, "check"):
+            said.append((printed(cell), run_code(client, notebook, cell.source)))
+
+    execute(NOTEBOOKS / NAME, tmp_path, solved=True, then=again)
+    assert len(said) == 3
+    for first, second in said:
+        assert first.startswith("Correct") and second.startswith("Correct"), (first, second)
+
+
+# Exercise 3's starter begins with this line: it starts the server's counts again for its check.
+RESET = "server.reset_stats()  # the check reads how many requests the server held at once\n"
+POOL = "with ThreadPoolExecutor(max_workers={}) as pool:\n"
 # Plausible wrong answers for each exercise, in order: each must get "Not yet" from its check.
 WRONG_ANSWERS = [
-    [  # expected_total: the waves are whole
+    [  # expected_total: whole waves of one latency, a number, from the arguments alone
+        "def expected_total(n_requests, workers, latency):\n    return f'{math.ceil(n_requests / workers) * latency:.2f} s'\n",
         "def expected_total(n_requests, workers, latency):\n    return n_requests / workers * latency\n",
         "def expected_total(n_requests, workers, latency):\n    return n_requests // workers * latency\n",
         "def expected_total(n_requests, workers, latency):\n    return math.ceil(n_requests / workers * latency)\n",
         "def expected_total(n_requests, workers, latency):\n    return latency\n",
+        "def expected_total(n_requests, workers, latency):\n    return math.ceil(n_requests / workers)\n",
+        # rounded to one decimal: right wherever the latency has one decimal
+        "def expected_total(n_requests, workers, latency):\n    return round(math.ceil(n_requests / workers) * latency, 1)\n",
+        # one wave too many when n is a multiple of the pool's size
+        "def expected_total(n_requests, workers, latency):\n    return (n_requests // workers + 1) * latency\n",
+        # the notebook's globals instead of the arguments
+        "def expected_total(n_requests, workers, latency):\n    return math.ceil(N_REQUESTS / workers) * LATENCY\n",
+        "def expected_total(n_requests, workers, latency):\n    return math.ceil(n_requests / default_workers()) * latency\n",
+        "async def expected_total(n_requests, workers, latency):\n    return math.ceil(n_requests / workers) * latency\n",
     ],
-    [  # post_cpus: CPUs, not threads
+    [  # post_cpus: CPUs, not threads, as a whole number
+        'post_cpus = "12"\n',
         "post_cpus = 16\n",
         "post_cpus = 20\n",
         "post_cpus = 8\n",
+        "post_cpus = 28\n",
+        "post_cpus = 12.5\n",
+        "post_cpus = 12 + 4\n",
     ],
-    [  # four_run: a pool of four, really used (each keeps the starter's first lines, as a student would)
+    [  # four_run: the notebook's requests on a pool of four, really used
         RESET + 'four_run = await async_code("pool of 4", workers=4)\n',
-        RESET + 'with ThreadPoolExecutor(max_workers=4) as pool:\n    four_run = await async_code("pool of 4", workers=4)\n',
-        RESET + 'with ThreadPoolExecutor(max_workers=N_REQUESTS) as pool:\n'
-        '    four_run = await async_code("pool of 4", executor=pool, workers=4)\n',
-        RESET + 'with ThreadPoolExecutor(max_workers=2) as pool:\n'
-        '    four_run = await async_code("pool of 4", executor=pool, workers=4)\n',
+        RESET + POOL.format(4) + '    four_run = await async_code("pool of 4", workers=4)\n',
+        RESET + POOL.format("N_REQUESTS") + '    four_run = await async_code("pool of 4", executor=pool, workers=4)\n',
+        RESET + POOL.format(2) + '    four_run = await async_code("pool of 4", executor=pool, workers=4)\n',
+        # the post's twenty requests typed in, through the slider's function
+        RESET + POOL.format(4) + '    four_run = await timed_pool("pool of 4", 20, url, pool, 4)\n',
+        # an old run, not a new one
+        RESET + "four_run = default_run\n",
+        # a pool of four against a slower server: the time is checked too
+        RESET + POOL.format(4) + '    four_run = await timed_pool("pool of 4", N_REQUESTS, '
+        "server.url_for(delay=3 * LATENCY), pool, 4)\n",
+        # one request at a time, labelled as a pool of four
+        RESET + 'with timed_run("pool of 4", workers=4) as four_run:\n    for _ in range(N_REQUESTS):\n'
+        "        with four_run.request() as req:\n            req.status = get(url).status_code\n",
+    ],
+]
+# Right answers written differently from the solution: each must get "Correct".
+RIGHT_ANSWERS = [
+    [
+        "def expected_total(n_requests, workers, latency):\n    return -(-n_requests // workers) * latency\n",
+        "def expected_total(n_requests, workers, latency):\n    return (n_requests + workers - 1) // workers * latency\n",
+        "def expected_total(n_requests, workers, latency):\n    waves, rest = divmod(n_requests, workers)\n"
+        "    return (waves + (rest > 0)) * latency\n",
+    ],
+    [
+        "post_cpus = 16 - 4\n",
+        "post_cpus = int('12')\n",
+    ],
+    [
+        RESET + "pool = ThreadPoolExecutor(max_workers=4)\n"
+        'four_run = await async_code("four threads", executor=pool, workers=4)\npool.shutdown()\n',
+        RESET + POOL.format(4) + '    four_run = await timed_pool("pool of 4", N_REQUESTS, url, pool, 4)\n',
+        RESET + "with ThreadPoolExecutor(4) as four:\n    four_run = await async_code('4', four, 4)\n",
     ],
 ]
 
 
 @pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
-def test_02_checks_accept_the_solution_and_say_not_yet_to_the_starter_and_each_wrong_answer(verdicts, exercise):
+def test_02_checks_accept_the_solution_and_right_answers_and_say_not_yet_to_each_wrong_one(verdicts, exercise):
     assert_judged_rightly(verdicts[exercise])
