@@ -11,16 +11,28 @@ peaks::
     print(tracked.usage)  # 1,000 threads: peak 1,003 threads (3 before), memory +38.2 MiB
 
 The numbers come from psutil, which reads them the same way on Linux, macOS and Windows.
+
+Two limits that decide how much a notebook can run at once are read or raised here too:
+``default_workers()``, the default thread pool's size, and ``raise_open_file_limit()``, the
+number of files (sockets among them) this process may hold open.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
+try:
+    import resource
+except ImportError:  # Windows: no open-file limit to raise, and socket handles are not small ints
+    resource = None
+
 MIB = 2**20
+# The soft limit asked for first where the hard limit reads "unlimited" (macOS reports that).
+UNLIMITED_TARGET = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,3 +124,85 @@ def track_resources(label: str, *, interval: float = 0.005) -> ResourceTracker:
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0.001 <= interval <= 1:
         raise ValueError(f"interval must be a number of seconds from 0.001 to 1, got {interval!r}")
     return ResourceTracker(label, float(interval))
+
+
+def default_workers() -> int:
+    """How many threads the default pool has on this Python and these CPUs.
+
+    This is the pool that ``loop.run_in_executor(None, ...)`` and ``asyncio.to_thread`` use: a
+    ``ThreadPoolExecutor()`` made without ``max_workers``. Its size comes from a formula that
+    changed in Python 3.13: ``min(32, (os.cpu_count() or 1) + 4)`` on 3.8 to 3.12, and
+    ``min(32, (os.process_cpu_count() or 1) + 4)`` from 3.13, which counts only the CPUs this
+    process may run on. So it is read from a probe pool rather than worked out: the pool keeps
+    the number in ``_max_workers``, a private attribute (there is no public getter), and this
+    is the one place in the series that reads it. Making a pool starts no thread.
+    """
+    with ThreadPoolExecutor() as probe:
+        return probe._max_workers
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenFileLimit:
+    """This process's soft open-file limit before and after ``raise_open_file_limit()``.
+
+    Both are None where there is no such limit to read (Windows). ``unlimited`` is True where
+    the soft limit reads unlimited (``resource.RLIM_INFINITY``).
+    """
+
+    found: int | None
+    limit: int | None
+
+    @property
+    def raised(self) -> bool:
+        return self.found is not None and self.limit != self.found
+
+    @property
+    def unlimited(self) -> bool:
+        return resource is not None and self.limit == resource.RLIM_INFINITY
+
+    def __str__(self) -> str:
+        if self.limit is None:
+            return "no open-file limit to read here (Windows)"
+        if self.unlimited:
+            return "open-file limit: unlimited"
+        raised = f", raised from {self.found:,}" if self.raised else ""
+        return f"open-file limit {self.limit:,}{raised}"
+
+
+def _set_soft_limit(soft: int, hard: int) -> bool:
+    """Ask for a soft open-file limit of ``soft``; True if the system took it."""
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    except (ValueError, OSError):  # CPython raises ValueError for EINVAL and EPERM
+        return False
+    return True
+
+
+def raise_open_file_limit() -> OpenFileLimit:
+    """Raise this process's soft open-file limit as far as the system lets it go; say how far.
+
+    Every connection is an open file. The usual soft limit (1,024 on Linux, 256 on macOS) is far
+    below what a thousand requests at once need, and an unprivileged process may raise it as far
+    as its hard limit (``ulimit -Hn``). macOS has one more bound: for a process that is not
+    root, it refuses (EINVAL, which Python raises as ValueError) a soft limit above the
+    ``kern.maxfilesperproc`` setting (XNU's ``kern_resource.c``), while the hard limit often
+    reads unlimited. 10,240 is a common value of that setting, not a ceiling: an administrator
+    may set it higher or lower (``sysctl kern.maxfilesperproc`` shows it). So where the hard
+    limit is refused, the highest value the system accepts is found by halving the gap, some
+    twenty calls to ``setrlimit`` at most. It never lowers the limit.
+    """
+    if resource is None:
+        return OpenFileLimit(found=None, limit=None)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return OpenFileLimit(found=soft, limit=soft)
+    target = UNLIMITED_TARGET if hard == resource.RLIM_INFINITY else hard
+    if target > soft and not _set_soft_limit(target, hard):
+        accepted, refused = soft, target  # the limit stays at the last value accepted
+        while refused - accepted > 1:
+            middle = (accepted + refused) // 2
+            if _set_soft_limit(middle, hard):
+                accepted = middle
+            else:
+                refused = middle
+    return OpenFileLimit(found=soft, limit=resource.getrlimit(resource.RLIMIT_NOFILE)[0])
