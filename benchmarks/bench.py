@@ -1,6 +1,6 @@
-"""`make bench`: how accurate the latency server is, and how the post's two methods compare.
+"""`make bench`: how accurate the latency server is, and how the post's methods compare.
 
-Prints two tables. The first sends 20, 200 and 1,000 requests at once to a server with a
+Prints three tables. The first sends 20, 200 and 1,000 requests at once to a server with a
 0.3 s latency and reports how far past 0.3 s each answer came (median and p99), how long
 connections took to open, and how many were refused or reset. Targets: p99 overshoot under
 30 ms at 200 requests and under 100 ms at 1,000, and nothing refused.
@@ -29,7 +29,8 @@ import httpx
 import requests
 
 import helpers
-from benchmarks.load import run_get_many
+from helpers import resources
+from tests.load import run_get_many
 
 LATENCY = 0.3
 CONCURRENCY = (20, 200, 1000)
@@ -101,7 +102,7 @@ async def httpx_gets(url: str, n: int) -> None:
 
 
 def methods_table(server: helpers.LatencyServer) -> list[str]:
-    default_workers = min(32, (os.cpu_count() or 1) + 4)
+    default_workers = resources.default_workers()
     rows = [
         f"| method ({EXECUTOR_N} requests) | workers | total | ideal | over ideal |",
         "|---|---:|---:|---:|---:|",

@@ -1,7 +1,7 @@
 """`make bench-class`: a class of students against one teacher's server, as issue 13 tried it.
 
 S student processes, each sending C GETs at once with aiohttp, are released at one instant
-against one ``python -m helpers.server``, started as a teacher would start it, on 127.0.0.1.
+against one ``python -m helpers.room``, started as a teacher would start it, on 127.0.0.1.
 The students run at a lower priority (nice 10), standing in for laptops of their own.
 The server is started under three open-file limits:
 
@@ -39,22 +39,20 @@ import multiprocessing
 import os
 import platform
 import resource
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
 
 import aiohttp
 import psutil
 import requests
 
 from benchmarks.bench import percentile
-from helpers.server import WORKER_PID_HEADER
+from helpers.app import WORKER_PID_HEADER
+from tests.teachers import answers_after, free_port, teacher_server
 
 LATENCY = 0.3
 STUDENTS = 30
@@ -236,53 +234,6 @@ class _Watch:
         self._thread.join(timeout=5)
 
 
-def _limit_open_files(soft: int, hard: int | None) -> Callable[[], None]:
-    """A ``preexec_fn`` that sets the server's open-file limits, as a teacher's shell would have."""
-
-    def limit() -> None:
-        current_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, current_hard if hard is None else hard))
-
-    return limit
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers_after(url: str, deadline: float = 10.0) -> float | None:
-    """Seconds until ``url`` answers a fresh GET with 200, or None if not within ``deadline``."""
-    start = time.perf_counter()
-    while time.perf_counter() - start < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=1).status_code == 200:
-                return time.perf_counter() - start
-        time.sleep(0.05)
-    return None
-
-
-@contextlib.contextmanager
-def teacher_server(command: list[str], log, limits: tuple[int, int | None] | None) -> Iterator[subprocess.Popen]:
-    """Run a server command with its stderr in ``log``; stop it at the end, whatever happens."""
-    if not command:
-        raise ValueError("command must name the server to run, got an empty list")
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=log, text=True,
-        preexec_fn=_limit_open_files(*limits) if limits else None,
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _fmt(seconds: float | None, unit: str = "s", scale: float = 1.0) -> str:
     return "-" if seconds is None else f"{seconds * scale:.{0 if unit == 'ms' else 2}f} {unit}"
 
@@ -296,7 +247,7 @@ def _measure(name: str, command: list[str], url: str | None, limits, students: i
             if url is None:  # our server says where it is and how many it holds
                 banner = server.stdout.readline() + server.stdout.readline()
                 url = banner.split()[1]
-            elif _answers_after(url, deadline=30) is None:
+            elif answers_after(url, deadline=30) is None:
                 raise RuntimeError(f"{name}: the server did not answer at {url}")
             with _Watch(server.pid) as watch:
                 cpu_before, waited_before = watch.cpu_seconds(), watch.waited_for_a_core()
@@ -305,7 +256,7 @@ def _measure(name: str, command: list[str], url: str | None, limits, students: i
                 cpu_during, waited_after = watch.cpu_seconds() - cpu_before, watch.waited_for_a_core()
                 time.sleep(1.0)
                 cpu_after = watch.cpu_seconds() - cpu_before - cpu_during
-                again = _answers_after(url + "/?delay=0")
+                again = answers_after(url + "/?delay=0")
                 peak_fds = watch.peak_fds
             note = _per_worker_stats(url, run.outcomes) if "gunicorn" in command else banner.splitlines()[-1]
         logged = log.seek(0, os.SEEK_END)  # after the server has stopped, with all it wrote
@@ -360,16 +311,16 @@ def main(argv: list[str] | None = None) -> None:
     if not 1 <= args.students <= 200 or not 1 <= args.requests <= 2000 or not 0 <= args.workers <= 16:
         parser.error("students must be 1 to 200, requests 1 to 2,000, workers 0 to 16")
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    server = [sys.executable, "-m", "helpers.server", "--latency", str(LATENCY), "--port", "0"]
+    server = [sys.executable, "-m", "helpers.room", "--latency", str(LATENCY), "--port", "0"]
     cases = [
         (f"this machine's limit (hard {hard:,})", server, None, None),
         (f"soft {LOW_LIMIT:,}, hard {hard:,}", server, None, (LOW_LIMIT, None)),
         (f"soft and hard {LOW_LIMIT:,}", server, None, (LOW_LIMIT, LOW_LIMIT)),
     ]
     if args.workers:
-        port = _free_port()
+        port = free_port()
         gunicorn = [
-            sys.executable, "-m", "gunicorn", f"helpers.server:classroom_app(latency={LATENCY})",
+            sys.executable, "-m", "gunicorn", f"helpers.room:classroom_app(latency={LATENCY})",
             "--worker-class", "aiohttp.GunicornWebWorker", "--workers", str(args.workers),
             "--bind", f"127.0.0.1:{port}",
         ]  # fmt: skip

@@ -19,7 +19,8 @@ import papermill
 import pytest
 from aiohttp import web
 
-from helpers.server import RESET_PATH, SHARED_SERVER_VARIABLE, STATS_PATH, ServerStats
+from helpers.app import RESET_PATH, STATS_PATH, ServerStats
+from helpers.server import SHARED_SERVER_VARIABLE
 from nbrun import NOTEBOOKS, errors_in
 from tools.notebooks import client_for, prepare, small_parameters
 

@@ -63,5 +63,5 @@ async def get_many(url: str, n_requests: int, *, timeout: float = 30.0) -> list[
 
 
 def run_get_many(url: str, n_requests: int, *, timeout: float = 30.0) -> list[ProbeResult]:
-    """``get_many`` from synchronous code (tests, the benchmark script)."""
+    """``get_many`` from synchronous code (the tests, and `make bench`)."""
     return asyncio.run(get_many(url, n_requests, timeout=timeout))
