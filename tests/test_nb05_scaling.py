@@ -487,3 +487,30 @@ def test_05_shares_get_status_and_silence_with_helpers_fetching():
         assert line in source and line in inspect.getsource(fetching.get_status)
     assert "SILENCE = aiohttp.ClientTimeout(sock_connect=PATIENCE, sock_read=PATIENCE)" in source
     assert fetching.silence(7) == fetching.aiohttp.ClientTimeout(sock_connect=7, sock_read=7)
+
+
+def test_fetching_get_status_returns_or_raises_a_status_and_checks_its_arguments(fresh_server):
+    import asyncio
+
+    import aiohttp
+
+    from helpers.fetching import SILENCE, get_status, silence
+
+    assert SILENCE == silence(10)
+    for bad in (0, -1, True, "10", 3601):
+        with pytest.raises(ValueError, match="patience must be a number of seconds"):
+            silence(bad)
+
+    async def statuses():
+        async with aiohttp.ClientSession(timeout=silence(5)) as session:
+            ok = await get_status(session, fresh_server.url)
+            unavailable = await get_status(session, fresh_server.url_for(status=503))
+            with pytest.raises(aiohttp.ClientResponseError):
+                await get_status(session, fresh_server.url_for(status=503), raise_for_status=True)
+            with pytest.raises(TypeError, match="target must be a URL"):
+                await get_status(session, 5)
+        with pytest.raises(TypeError, match="session must be an aiohttp.ClientSession"):
+            await get_status(None, fresh_server.url)
+        return ok, unavailable
+
+    assert asyncio.run(statuses()) == (200, 503)
