@@ -20,7 +20,9 @@ Where the function runs. In JupyterLab 4.6 with ipykernel 7, widget messages go 
 runs the notebook's cells (measured in JupyterLab 4.6.6 from the second release on; the first
 was handled on the main thread). In a headless run (nbclient, ``make run``) it runs on the
 notebook's own loop. ``follow`` calls a plain function right there, so it holds that thread until it
-returns: a release during a long redraw is handled after it. ``follow_async`` hands each
+returns: a release during a long redraw is handled after it, or alongside it where the two
+releases were handled on different threads. Either way the newest choice is the chart left in
+place: ``show`` ignores a redraw that a newer one has replaced. ``follow_async`` hands each
 redraw to the loop of the cell that awaited it, with ``asyncio.run_coroutine_threadsafe``,
 which is right from any thread; a release while a redraw runs cancels it first. Cancelling
 stops the waiting coroutine, not what it handed to threads: requests already running in a
@@ -57,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextvars
 import html
 import inspect
 import io
@@ -71,6 +74,9 @@ from matplotlib.figure import Figure
 from helpers.timing import Run, observing_runs
 
 PROGRESS_EVERY = 0.1  # seconds: the fewest between two progress lines, so a fast run floods nothing
+# The chart and the number of the redraw running in this thread or task, so that a redraw that a
+# newer one has replaced cannot put its chart in place.
+_redraw: contextvars.ContextVar[tuple[LiveChart, int] | None] = contextvars.ContextVar("live_redraw", default=None)
 
 
 class LiveChart:
@@ -110,14 +116,23 @@ class LiveChart:
         return figure, list(figure.subplots(1, ncols, squeeze=False)[0])
 
     def show(self, figure: Figure, caption: str) -> None:
-        """Put ``figure`` in place of the chart and ``caption`` under it."""
+        """Put ``figure`` in place of the chart and ``caption`` under it.
+
+        Called by a redraw that a newer release has replaced, it does nothing: the newest
+        choice is the one shown, even where two redraws overlap (in JupyterLab the first release
+        can be handled on the main thread while the next runs on a subshell's).
+        """
         if not isinstance(figure, Figure):
             raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=80)
-        self.image.value = buffer.getvalue()
-        self.caption = caption
-        self.text.value = f"<p>{html.escape(caption)}</p>"
+        with self._lock:
+            running = _redraw.get()
+            if running is not None and running[0] is self and running[1] != self._generation:
+                return  # called by a redraw that a newer release has replaced: its chart is stale
+            self.image.value = buffer.getvalue()
+            self.caption = caption
+            self.text.value = f"<p>{html.escape(caption)}</p>"
 
     def values(self) -> tuple:
         """The controls' values, in the order the controls were given."""
@@ -194,6 +209,7 @@ class LiveChart:
 
     def _draw(self, draw: Callable, first: bool) -> Any:
         generation, values, observe = self._begin()
+        token = _redraw.set((self, generation))
         try:
             with observing_runs(observe):
                 return draw(*values)
@@ -201,6 +217,8 @@ class LiveChart:
             if first:
                 raise
             self._say(generation, f"Could not redraw for {self._describe(values)}: {type(error).__name__}: {error}")
+        finally:
+            _redraw.reset(token)
 
     def _schedule(self, redraw: Callable, loop: asyncio.AbstractEventLoop, first: bool) -> concurrent.futures.Future:
         if self.drawing is not None:
@@ -208,6 +226,7 @@ class LiveChart:
         generation, values, observe = self._begin()
 
         async def run() -> Any:
+            _redraw.set((self, generation))  # in this task's own context
             try:
                 with observing_runs(observe):  # this task's context, and the tasks it starts
                     return await redraw(*values)

@@ -267,3 +267,21 @@ def test_following_refuses_bad_arguments_clearly(follow, error, message):
 def test_follow_async_needs_a_running_loop():
     with pytest.raises(RuntimeError, match="no running event loop"):
         LiveChart().follow_async(a_redraw).send(None)
+
+
+def test_a_replaced_redraw_cannot_put_its_chart_in_place_after_the_newer_one():
+    count = widgets.IntSlider(value=1, description="requests")
+    live = LiveChart(count)
+
+    def draw(n_requests):
+        if n_requests == 2:
+            count.value = 3  # released again while this draw runs: the draw for 3 runs and shows first
+        figure, _ = live.figure()
+        live.show(figure, f"{n_requests} requests")
+
+    live.follow(draw)
+    count.value = 2
+    assert live.caption == "3 requests"
+    figure, _ = live.figure()
+    live.show(figure, "shown from a cell")  # outside any redraw, show always shows
+    assert live.caption == "shown from a cell"
