@@ -34,3 +34,14 @@ def test_the_book_reads_offline_with_titles_links_and_the_live_charts_stand_ins(
     assert "`" not in index and index.count("<li>") == 3
     # A link in the text to another notebook leads to its page: 01 points to 03.
     assert 'href="03_event_loop.ipynb' not in page and 'href="03_event_loop.html"' in page
+
+
+def test_a_link_to_the_glossary_leads_to_a_page_of_the_book(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "# 01 · A page\n\nSee [the glossary](../docs/glossary.md).")])
+    nbformat.write(notebook, tmp_path / "01_a.ipynb")
+    (page,) = build(tmp_path)
+    body = page.read_text(encoding="utf-8")
+    assert "../docs/" not in body and 'href="glossary.html"' in body
+    glossary = (tmp_path / "glossary.html").read_text(encoding="utf-8")
+    assert "<table>" in glossary and 'href="index.html"' in glossary

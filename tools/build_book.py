@@ -9,7 +9,9 @@ from public CDNs; the notebooks need none of them (no maths, and no widget can r
 kernel anyway), so the template here leaves them out, and each live chart shows its stand-in:
 the chart drawn for the parameter cell's values, kept beside the widget as a plain PNG.
 Each page is titled for its notebook and links to the pages before and after it, and a link
-in the text to another notebook of the series leads to that notebook's page.
+in the text to another notebook of the series leads to that notebook's page. A link to a
+document in ``docs/`` (the glossary) leads to a page of the book made from it, so that the
+book still reads when ``build/`` is copied elsewhere.
 
     python -m tools.build_book build
 """
@@ -26,6 +28,9 @@ from pathlib import Path
 import nbformat
 from jinja2 import DictLoader
 from nbconvert import HTMLExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 NAV = """<nav class="book-nav">{previous} <a href="index.html">contents</a> {next}</nav>"""
@@ -105,6 +110,39 @@ def linked_to_pages(body: str, pages: list[Path]) -> str:
     return body
 
 
+DOC_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+  body {{ font-family: system-ui, sans-serif; max-width: 44rem; margin: 3rem auto; padding: 0 1rem;
+         line-height: 1.5; color: #222; }}
+  table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; }}
+</style>
+</head>
+<body>
+<p><a href="index.html">contents</a></p>
+{body}
+</body>
+</html>
+"""
+
+
+def linked_to_docs(body: str, folder: Path) -> str:
+    """The page with its links to ``docs/*.md`` pointed at pages of the book made from them."""
+    for name in sorted(set(re.findall(r'href="\.\./docs/([\w-]+)\.md', body))):
+        source = DOCS / f"{name}.md"
+        if not source.exists():
+            continue
+        text = source.read_text(encoding="utf-8")
+        title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), name)
+        (folder / f"{name}.html").write_text(
+            DOC_PAGE.format(title=html.escape(title), body=markdown2html_mistune(text)), encoding="utf-8")
+        body = body.replace(f'href="../docs/{name}.md', f'href="{name}.html')
+    return body
+
+
 def link(page: Path | None, arrow: str, titles: dict[Path, str]) -> str:
     if page is None:
         return "<span></span>"
@@ -128,7 +166,7 @@ def build(folder: Path) -> list[Path]:
         body, _ = exporter.from_notebook_node(
             without_widgets(notebook), resources={"metadata": {"name": titles[page]}, "book_nav": nav},
         )
-        page.write_text(linked_to_pages(body, pages), encoding="utf-8")
+        page.write_text(linked_to_docs(linked_to_pages(body, pages), folder), encoding="utf-8")
     items = "\n".join(f'<li><a href="{page.name}">{html.escape(titles[page])}</a></li>' for page in pages)
     machine = html.escape(f"Python {platform.python_version()} with {os.cpu_count()} CPUs")
     (folder / "index.html").write_text(INDEX.format(machine=machine, items=items), encoding="utf-8")
