@@ -3,7 +3,7 @@
 A timeline of requests shows them only from outside. A trace shows the loop itself::
 
     with trace_loop() as trace:
-        await asyncio.gather(*(asyncio.to_thread(requests.get, url) for _ in range(20)))
+        await asyncio.gather(*(asyncio.to_thread(requests.get, url, timeout=10) for _ in range(20)))
     plot_swimlanes(trace)        # from helpers.plots
 
 Inside the block, and in seconds since the trace began, it records:
@@ -422,13 +422,18 @@ class LoopTrace:
         if self._recording and type(coro) is types.CoroutineType and self._traces_current_task():
             lane = _TaskLane(self, coro.__name__)
             coro = _TracedCoroutine(coro, lane)
-        if self._previous_factory is None:
-            task = asyncio.Task(coro, loop=loop, **options)
-        else:
-            task = self._previous_factory(loop, coro, **options)
+            self._lanes.append(lane)  # before the task exists: an eager task may start others at once
+        try:
+            if self._previous_factory is None:
+                task = asyncio.Task(coro, loop=loop, **options)
+            else:
+                task = self._previous_factory(loop, coro, **options)
+        except BaseException:
+            if lane is not None:
+                self._lanes.remove(lane)
+            raise
         if lane is not None:
             lane.task, lane.first_name = task, task.get_name()
-            self._lanes.append(lane)
         return task
 
     def _run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future:

@@ -144,7 +144,7 @@ def test_06_ps_and_pstree_show_the_stuck_crawler_from_outside_on_314(executed):
     table = text.split("$ python -m asyncio ps ")[1].split("$ python -m asyncio pstree")[0]
     for page in range(3):  # each page's task waits in to_thread, awaited by the crawl
         assert re.search(rf"page {page}\s+to_thread -> fetch\s+crawl\s+Task-1", table), table
-    tree = text.split("$ python -m asyncio pstree ")[1].splitlines()[1:]
+    tree = [line for line in text.split("$ python -m asyncio pstree ")[1].splitlines()[1:] if line]
     assert tree[0] == "└── (T) Task-1" and re.fullmatch(r" +└── +crawl crawler\.py:\d+", tree[1]), tree
     for page in range(3):
         assert any(re.search(rf"── \(T\) page {page}$", line) for line in tree), tree

@@ -221,6 +221,41 @@ def test_eager_tasks_are_traced_from_their_first_step():
     assert len(task.slices) == 2 and [kind for kind, _ in waits(task)] == ["sleep"]
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks came in Python 3.12")
+def test_tasks_are_listed_in_the_order_they_were_created_even_when_an_eager_one_starts_another():
+    async def child():
+        await asyncio.sleep(0.01)
+
+    async def parent():
+        await asyncio.create_task(child())  # made during the parent's first step, inside create_task
+
+    async def main():
+        asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
+        with trace_loop() as trace:
+            await asyncio.create_task(parent())
+        return trace
+
+    trace = asyncio.run(main())
+    assert [task.coroutine for task in trace.tasks] == ["parent", "child"]
+    assert trace.tasks[0].created <= trace.tasks[1].created
+
+
+def test_a_task_factory_that_fails_leaves_no_lane_behind():
+    def refuses(loop, coro, **options):
+        coro.close()
+        raise RuntimeError("no tasks today")
+
+    async def main():
+        asyncio.get_running_loop().set_task_factory(refuses)
+        with trace_loop() as trace:
+            with pytest.raises(RuntimeError, match="no tasks today"):
+                asyncio.create_task(asyncio.sleep(0))
+        asyncio.get_running_loop().set_task_factory(None)
+        return trace
+
+    assert asyncio.run(main()).tasks == []
+
+
 def test_tasks_started_elsewhere_during_the_trace_are_left_alone():
     """As the kernel's own tasks are in Jupyter: only the block's tasks and their children count."""
     async def child():
