@@ -173,16 +173,17 @@ def test_07_on_310_the_taskgroup_cells_say_what_310_lacks(executed):
 @pytest.mark.skipif(not HAS_TASKGROUP, reason="TaskGroup and except* need Python 3.11+")
 def test_07_a_group_ends_at_the_first_answer_by_an_exception_and_on_315_by_cancel(executed):
     text = text_of(executed(NAME))
-    seconds = number(r"3\.11 to 3\.14: the async with raised ExceptionGroup, caught by except\*, after ([\d.]+) s", text)
+    way = r"an exception of your own \(3\.11\+\): the async with raised ExceptionGroup, caught by except\*"
+    seconds = number(way + r", after ([\d.]+) s", text)
     assert MIRRORS[0] * 0.95 <= seconds < MIRRORS[0] + 0.25
-    assert 1 <= number(r"3\.11 to 3\.14: .*mirrors cancelled: (\d) of 4", text) <= 3  # the slowest, at least
+    assert 1 <= number(way + r".*mirrors cancelled: (\d) of 4", text) <= 3  # the slowest, at least
     lacking = f"Python {VERSION}: asyncio.TaskGroup has no cancel() (new in 3.15)"
     assert (lacking in text) is (not HAS_GROUP_CANCEL)
     if HAS_GROUP_CANCEL:
-        seconds = number(r"3\.15\+: tg\.cancel\(\), and the async with ended without an error after ([\d.]+) s", text)
+        seconds = number(r"tg\.cancel\(\) \(3\.15\+\): the async with ended without an error after ([\d.]+) s", text)
         assert MIRRORS[0] * 0.95 <= seconds < MIRRORS[0] + 0.25
         assert f"{MIRRORS[0]} s answered 200" in text
-        assert 1 <= number(r"3\.15\+: .*mirrors cancelled: (\d) of 4", text) <= 3
+        assert 1 <= number(r"tg\.cancel\(\) \(3\.15\+\): .*mirrors cancelled: (\d) of 4", text) <= 3
 
 
 def test_07_a_swallowed_cancellation_hides_the_timeout_and_shield_protects_the_save(executed):
@@ -249,7 +250,8 @@ def test_07_workers_are_cancelled_everywhere_and_end_themselves_after_a_queue_sh
     lacking = f"Python {VERSION}: asyncio.Queue has no shutdown() (new in 3.13)"
     assert (lacking in text) is (not HAS_QUEUE_SHUTDOWN)
     if HAS_QUEUE_SHUTDOWN:
-        assert ended_row(text, "shut_down_when_done")[:3] + ended_row(text, "shut_down_when_done")[4:] == (12, 0, 0, "returned")
+        done, cut, dropped, seconds, how = ended_row(text, "shut_down_when_done")
+        assert (done, cut, dropped, how) == (12, 0, 0, "returned") and seconds >= 4 * LATENCY * 0.95
         done, cut, dropped, seconds, how = ended_row(text, "shut_down_after")
         assert cut == 0 and dropped > 0 and done + dropped == 12 and how == "returned"
         assert seconds >= 2 * LATENCY * 0.95  # the pages in hand at 1.5 latencies finished at 2
