@@ -10,6 +10,7 @@ and prints the distribution of wall times per notebook. Pass: no run over twice 
     python -m benchmarks.stall                   # 30 runs of each, about 15 minutes on 2 CPUs
     python -m benchmarks.stall --runs 5 --timeout 60
     python -m benchmarks.stall --plain 02_coroutines.ipynb   # without the fix, to compare
+    make bench-stall ARGS="--plain 02_coroutines.ipynb"      # the same through make
 """
 
 from __future__ import annotations
