@@ -37,10 +37,10 @@ WRONG_REASONS = {
          "silent for 0.45 s answered 200"),
         ("def make_call(url, timeout, stream):  # the check's first timeout, typed in\n"
          "    return functools.partial(requests.get, url, timeout=0.2, stream=stream)\n",
-         "gave up after 0.2"),
+         "(read timeout=0.2)"),
         ("def make_call(url, timeout, stream):  # the notebook's server, not the url given\n"
          "    return functools.partial(requests.get, server.url, timeout=timeout, stream=stream)\n",
-         "answered 200"),
+         "the first call returned 200 at once"),
         ("def make_call(url, timeout, stream):\n    return lambda: requests.get(url)\n", "answered 200"),
         ("def make_call(url, timeout, stream):  # gives up too early\n"
          "    return functools.partial(requests.get, url, timeout=timeout / 2, stream=stream)\n",
@@ -59,10 +59,17 @@ WRONG_REASONS = {
         ("def make_call(timeout, stream):  # the signature of the post's wrapper, without url\n"
          "    return functools.partial(requests.get, url, timeout=timeout, stream=stream)\n", "raised TypeError"),
         ("def make_call(url, timeout, stream):\n    return requests.get(url, timeout=timeout, stream=stream)\n",
-         "make_call itself sent 1 request"),
+         "make_call itself waited"),
         ("def make_call(url, timeout, stream):  # the request made once, its response handed back\n"
          "    res = requests.get(url, timeout=timeout, stream=stream)\n"
-         "    return lambda: res\n", "make_call itself sent 1 request"),
+         "    return lambda: res\n", "make_call itself waited"),
+        ("def make_call(url, timeout, stream):  # the first call's response, kept for every call after it\n"
+         "    kept = []\n\n"
+         "    def call():\n"
+         "        if not kept:\n"
+         "            kept.append(requests.get(url, timeout=timeout, stream=stream))\n"
+         "        return kept[0]\n\n"
+         "    return call\n", "the second call returned 200 at once"),
         ("def make_call(url, timeout, stream):  # good for one call only\n"
          "    responses = (requests.get(url, timeout=timeout, stream=stream) for _ in range(1))\n"
          "    return lambda: next(responses)\n", "raised StopIteration"),
