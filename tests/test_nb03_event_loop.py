@@ -342,20 +342,29 @@ def test_03_orphaned_tasks_verdict_when_they_fill_the_pool(run03):
     said = printed(cell_with(notebook, "alone, pool = "))
     took = number(r"one request took ([\d.]+) s after the error", said)
     alone = number(r", ([\d.]+) s alone", said)
-    assert f"{N_REQUESTS} orphaned tasks, a default pool of {DEFAULT_WORKERS} threads" in said
+    assert f"orphaned tasks: {N_REQUESTS}, threads in the default pool: {DEFAULT_WORKERS}" in said
     if N_REQUESTS >= DEFAULT_WORKERS:  # the pool is full: the request waits a wave at least
         assert took > 1.5 * alone and took > 1.5 * LATENCY
         assert "it waited for a thread: it queued behind the orphaned tasks" in said
-    assert f"the server had served {N_REQUESTS + 1} requests since the error" in said
+    served = number(r"requests the server had served since the error, when it was timed: (\d+)", said)
+    assert 1 <= served <= N_REQUESTS + 1
+    if N_REQUESTS % DEFAULT_WORKERS == 0:  # the timed request ran in a wave of its own, after every orphan
+        assert served == N_REQUESTS + 1
 
 
 def test_03_orphaned_tasks_verdict_when_threads_are_free(few03):
     said = printed(cell_with(few03, "alone, pool = "))
     assert FEW < DEFAULT_WORKERS
-    assert f"{FEW} orphaned tasks, a default pool of {DEFAULT_WORKERS} threads" in said
-    assert "it did not wait for a thread: one was free" in said
+    assert f"orphaned tasks: {FEW}, threads in the default pool: {DEFAULT_WORKERS}" in said
+    # The verdict follows the times it printed; neither branch blames the orphans. (On a busy machine
+    # the request can take longer than the one timed alone, and the cell says so.)
+    took, alone = number(r"one request took ([\d.]+) s after the error", said), number(r", ([\d.]+) s alone", said)
+    free, busy = "it did not wait for a thread: one was free", f"yet {DEFAULT_WORKERS - FEW} threads were free"
+    if abs(took - 1.5 * alone) < 0.015:  # too close to tell from times printed to 0.01 s
+        assert free in said or busy in said
+    else:
+        assert (free if took < 1.5 * alone else busy) in said
     assert "queued behind" not in said
-    assert number(r"one request took ([\d.]+) s after the error", said) < 1.5 * number(r", ([\d.]+) s alone", said)
     assert [output.evalue for output in errors_in(few03)][:2] == [
         "This event loop is already running", "Cannot close a running event loop"]
 
