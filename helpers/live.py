@@ -146,7 +146,8 @@ class LiveChart:
         raised here. An error in a later call is shown under the chart instead.
         """
         if inspect.iscoroutinefunction(draw) or not callable(draw):
-            raise TypeError(f"draw must be a plain function (for an async def, await follow_async), got {draw!r}")
+            raise TypeError(f"draw must be a plain function (for an async def, await follow_async), "
+                            f"got {draw!r}")
         self._start_following(draw, lambda _change: self._draw(draw, first=False))
         return self._draw(draw, first=True)
 
@@ -161,7 +162,8 @@ class LiveChart:
         redraw is shown under the chart instead.
         """
         if not inspect.iscoroutinefunction(redraw):
-            raise TypeError(f"redraw must be an async def function (for a plain one, use follow), got {redraw!r}")
+            raise TypeError(f"redraw must be an async def function (for a plain one, use follow), "
+                            f"got {redraw!r}")
         loop = asyncio.get_running_loop()
         self._start_following(redraw, lambda _change: self._schedule(redraw, loop, first=False))
         first = asyncio.wrap_future(self._schedule(redraw, loop, first=True))
@@ -216,11 +218,12 @@ class LiveChart:
         except Exception as error:
             if first:
                 raise
-            self._say(generation, f"Could not redraw for {self._describe(values)}: {type(error).__name__}: {error}")
+            self._failed(generation, values, error)
         finally:
             _redraw.reset(token)
 
     def _schedule(self, redraw: Callable, loop: asyncio.AbstractEventLoop, first: bool) -> concurrent.futures.Future:
+        """Cancel the redraw still running, and hand ``redraw(*values)`` to ``loop``."""
         if self.drawing is not None:
             self.drawing.cancel()  # stops the coroutine, not the threads it handed requests to
         generation, values, observe = self._begin()
@@ -233,10 +236,18 @@ class LiveChart:
             except Exception as error:
                 if first:
                     raise
-                self._say(generation, f"Could not redraw for {self._describe(values)}: {type(error).__name__}: {error}")
+                self._failed(generation, values, error)
 
-        self.drawing = asyncio.run_coroutine_threadsafe(run(), loop)
+        coroutine = run()
+        try:
+            self.drawing = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except RuntimeError as error:  # the loop has closed, e.g. after asyncio.run returned
+            coroutine.close()
+            self._failed(generation, values, error)
         return self.drawing
+
+    def _failed(self, generation: int, values: tuple, error: Exception) -> None:
+        self._say(generation, f"Could not redraw for {self._describe(values)}: {type(error).__name__}: {error}")
 
     def _say(self, generation: int, line: str) -> None:
         """Show ``line`` in place of the caption, unless a newer redraw has started."""

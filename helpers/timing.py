@@ -13,10 +13,8 @@ The notebooks time the post's code with two context managers, which stand where 
 Times come from ``time.perf_counter``, a monotonic clock meant for measuring intervals; the
 post's ``time.time`` is wall-clock time, which can jump when the system clock is adjusted.
 
-Code that waits on a run can follow it: inside ``with observing_runs(observer):``, every run
-that ``timed_run`` starts (here, or in a task started here) calls ``observer(run)`` each time
-one of its requests ends, and once more when the run ends. ``LiveChart`` counts requests done
-this way, so the code being timed needs nothing added.
+``observing_runs(observer)`` lets code that waits on runs follow them as requests end, with
+nothing added to the code being timed: ``LiveChart`` counts requests done this way.
 """
 
 from __future__ import annotations
@@ -121,7 +119,7 @@ class Run:
     compared with the post line by line; the context (Python, CPUs, workers) follows the total.
     """
 
-    def __init__(self, label: str, context: RunContext, observer: Observer | None = None) -> None:
+    def __init__(self, label: str, context: RunContext, observer: Callable[[Run], None] | None = None) -> None:
         self.label = label
         self.context = context
         self._observer = observer
@@ -178,19 +176,13 @@ class Run:
         return f"<Run {self.label!r}: {self.n_requests} requests, {total}>"
 
 
-Observer = Callable[[Run], None]
-_observer: contextvars.ContextVar[Observer | None] = contextvars.ContextVar("run_observer", default=None)
+_observer: contextvars.ContextVar[Callable[[Run], None] | None] = contextvars.ContextVar("observer", default=None)
 
 
 @contextlib.contextmanager
-def observing_runs(observer: Observer) -> Iterator[None]:
-    """Call ``observer(run)`` as each run started in the block gets a request done, and as it ends.
-
-    A run keeps the observer that was set where ``timed_run`` was called, so requests that end
-    in other threads report to it too. The observer is called in the thread where the request
-    ended; it should be quick. Tasks created inside the block copy the setting, as asyncio
-    tasks copy every context variable.
-    """
+def observing_runs(observer: Callable[[Run], None]) -> Iterator[None]:
+    """Call ``observer(run)`` as each run started in the block (or in a task started there, which
+    copies the setting) gets a request done, in the thread where it ended, and as the run ends."""
     if not callable(observer):
         raise TypeError(f"observer must be callable, got {observer!r}")
     token = _observer.set(observer)

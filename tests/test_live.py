@@ -285,3 +285,11 @@ def test_a_replaced_redraw_cannot_put_its_chart_in_place_after_the_newer_one():
     figure, _ = live.figure()
     live.show(figure, "shown from a cell")  # outside any redraw, show always shows
     assert live.caption == "shown from a cell"
+
+
+def test_a_release_after_the_loop_has_closed_says_so_under_the_chart():
+    count = widgets.IntSlider(value=1, description="requests")
+    live = LiveChart(count)
+    asyncio.run(live.follow_async(a_redraw))  # the loop closes when asyncio.run returns
+    count.value = 2
+    assert live.progress == "Could not redraw for requests 2: RuntimeError: Event loop is closed"
