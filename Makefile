@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 ROOM_LATENCY ?= 0.3
 ROOM_PORT ?= 8000
+ROOM_HOST ?= 0.0.0.0
 
-.PHONY: lab room test test-newest test-browser run bench bench-class bench-stall bench-memory bench-clients chart clean
+.PHONY: lab room test test-newest test-browser test-hub bench-hub run bench bench-class bench-stall bench-memory bench-clients chart clean
 
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +23,9 @@ $(READY): requirements.txt pyproject.toml
 lab: $(READY)
 	$(BIN)/python -m tools.lab $(LAB_ARGS)
 
-# The teacher's server for a room (docs/classroom.md): every interface, port 8000.
+# The teacher's server for a room (docs/classroom.md): every interface, port 8000, latency 0.3 s.
 room: $(READY)
-	$(BIN)/python -m helpers.room --latency $(ROOM_LATENCY) --host 0.0.0.0 --port $(ROOM_PORT)
+	$(BIN)/python -m helpers.room --latency $(ROOM_LATENCY) --host $(ROOM_HOST) --port $(ROOM_PORT)
 
 # Two test files at a time (pytest-xdist): most of the suite waits on notebooks and servers, and
 # every timing test allows for a busy machine (the suite passes with two whole runs side by side).
@@ -42,6 +43,15 @@ test-newest:
 test-browser: $(READY)
 	command -v chromium >/dev/null || [ -n "$$CHROMIUM" ] || $(BIN)/python -m playwright install chromium
 	$(BIN)/python -m pytest -m browser tests/browser -s
+
+# A class of ten on a real JupyterHub (tools/hub.py): needs npm for the hub's proxy, installed
+# into .hub/ the first time, and Chromium as for test-browser.
+test-hub: $(READY)
+	$(BIN)/python -m pytest -m hub tests/test_jupyterhub.py
+
+# Thirty students on a real JupyterHub, running 02 and 05: what a hub host needs for a class.
+bench-hub: $(READY)
+	$(BIN)/python -m benchmarks.hub_bench
 
 # Execute every notebook into build/ (outputs and charts), then render the HTML book:
 # one page per notebook and build/index.html linking them in order.

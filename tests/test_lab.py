@@ -1,9 +1,13 @@
 """`make lab`: your own copies, kept across runs, and JupyterLab started as root too."""
 
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -53,3 +57,29 @@ def test_make_lab_runs_twice_in_a_row_in_a_fresh_clone(tmp_path):
     assert f"0 notebook(s) copied in, {len(copies)} of your own copies kept" in second.stdout
     if os.geteuid() == 0:
         assert "Running as root, so JupyterLab is started with --allow-root." in second.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None or shutil.which("git") is None, reason="needs make and git")
+def test_the_teachers_command_works_from_a_fresh_clone_with_nothing_activated(tmp_path):
+    """`make room` from a fresh clone, run from another folder, with no venv on PATH."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(PROJECT), str(clone)], check=True)
+    venv = Path(sys.prefix)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = os.pathsep.join(part for part in env["PATH"].split(os.pathsep) if not part.startswith(str(venv)))
+    # The room's command binds every interface; here it is told 127.0.0.1, as a test must be.
+    command = ["make", "-C", str(clone), "room", f"VENV={venv}", "-o", str(venv / ".ready"), f"ROOM_PORT={port}",
+               "ROOM_HOST=127.0.0.1"]
+    room = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        banner = [room.stdout.readline() for _ in range(3)]
+        assert any(line.startswith("Serving") for line in banner), banner
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as response:
+            assert json.load(response)["served"] == 0
+    finally:
+        os.killpg(room.pid, signal.SIGINT)
+        room.wait(timeout=30)
