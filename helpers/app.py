@@ -1,16 +1,9 @@
 """The latency server's aiohttp application: what one GET may ask for, and how it is answered.
 
-Every GET is answered after a set latency. Query parameters change one request; each is one row
-of ``SETTINGS``, which both the server (reading a query string) and ``url_for`` (writing one)
-use, so a new parameter is one new row here, and the code that acts on it::
-
-    delay=1.0      wait 1 s instead of the server's latency
-    jitter=0.2     wait up to 0.2 s more, at random (seed=7 makes it repeatable)
-    status=503     answer with that status code
-    size=100000    send that many body bytes
-    trickle=0.3    send the body a byte at a time, 0.3 s apart
-    client=NAME    count this request under NAME too (a room's shared server; see SharedServer)
-
+Every GET is answered after a set latency. Query parameters change one request
+(``?delay=1.0&status=503``): each is one row of ``SETTINGS`` below, with its name, type, range,
+default and meaning. The server reads a query string with that table and ``url_for`` writes one
+with it, so a new parameter is a new row, plus the code in ``LatencyApp.answer`` that acts on it.
 A malformed value is answered with 400 and a one-line reason. ``GET /stats`` returns what the
 server has served, as JSON (``/stats?client=NAME``: one client's); ``POST /stats/reset`` starts
 the counts again.
@@ -127,7 +120,8 @@ SETTINGS = (
     Setting("seed", int, 2**63 - 1, None, "makes the jitter repeatable"),
     Setting("status", int, 599, 200, "the status code to answer with", rule=_known_status),
     Setting("size", int, MAX_BODY_SIZE, 2, "the number of body bytes"),
-    Setting("trickle", float, MAX_DELAY, 0.0, "seconds between the body's bytes, the first sent with the headers"),
+    Setting("trickle", float, MAX_DELAY, 0.0, "seconds between the body's bytes, the first sent with the headers "
+            "(a client's read timeout bounds each gap, not the whole answer)"),
     Setting("client", str, None, None, "a name to count this request under too", rule=_client_name, per_request=False),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -210,7 +204,8 @@ class ServerStats:
     """What the server has done since it started or was last reset.
 
     ``peak_in_flight`` is the largest number of requests the server was answering at one time:
-    the most direct evidence of how much concurrency a client really achieved.
+    the most direct evidence of how much concurrency a client really achieved. A real site's
+    (``helpers.server.RealSite``) are ``NOT_COUNTED``, which prints as "not counted".
     """
 
     served: int

@@ -133,7 +133,8 @@ _Endpoint.url_for.__signature__ = inspect.Signature(
     ],
     return_annotation="str",
 )
-_Endpoint.url_for.__doc__ += "\n\nEach setting left as None is not sent:\n\n" + settings_help()
+if _Endpoint.url_for.__doc__:  # None under python -OO
+    _Endpoint.url_for.__doc__ += "\n\nEach setting left as None is not sent:\n\n" + settings_help()
 
 
 def _stop_process(process: subprocess.Popen) -> None:
