@@ -313,3 +313,7 @@ class RealSite(_Endpoint):
 
 
 RealSite.url_for.__signature__ = _Endpoint.url_for.__signature__
+
+
+if __name__ == "__main__":  # the room's command before helpers.room had it: say where it went
+    sys.exit("python -m helpers.server no longer serves a room: run make room, or python -m helpers.room")

@@ -46,6 +46,14 @@ def test_command_line_serves_until_stopped():
         process.wait(timeout=10)
 
 
+def test_the_old_command_says_where_the_room_went():
+    result = subprocess.run([sys.executable, "-m", "helpers.server"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "python -m helpers.server no longer serves a room: run make room, or python -m helpers.room"
+    )
+
+
 def test_command_line_rejects_a_bad_latency():
     result = subprocess.run(
         [sys.executable, "-m", "helpers.room", "--latency", "-1"], capture_output=True, text=True
