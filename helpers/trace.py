@@ -513,8 +513,8 @@ def program(source: str, *args: str, ready: str, name: str = "program.py",
     """Run the Python program ``source`` (with ``args``) in a process of its own, for a ``with`` block.
 
     It runs with this Python, as the file ``name``. The block gets the ``Popen`` once the program
-    has printed a line starting with ``ready``. It raises RuntimeError if the program ends
-    first, or prints nothing within ``seconds``. The process is killed when the block ends.
+    has printed a line starting with ``ready``; RuntimeError says why if it ends first, prints
+    another line first, or prints nothing within ``seconds``. The block's end kills the process.
     """
     if not isinstance(source, str) or not source.strip():
         raise ValueError(f"source must be a Python program (a str), got {source!r}")
@@ -548,8 +548,8 @@ def program(source: str, *args: str, ready: str, name: str = "program.py",
 def asyncio_tool(command: str, pid: int, seconds: float = 30) -> str:
     """What ``python -m asyncio ps PID`` or ``pstree PID`` prints, errors included, run with this Python.
 
-    Both came in Python 3.14 and read the other process's memory: the reader must be allowed to
-    (on Linux, the rules of ptrace), and both processes must run the same version of Python.
+    Both came in Python 3.14 (RuntimeError before) and read the other process's memory: the reader
+    must be allowed to (on Linux, by the rules of ptrace), and both must run the same Python version.
     """
     if command not in ("ps", "pstree"):
         raise ValueError(f"command must be 'ps' or 'pstree', got {command!r}")
