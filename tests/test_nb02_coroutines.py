@@ -39,6 +39,7 @@ def check_waves(text: str) -> None:
     assert sized < sync / 3 and default < sync / 2
     assert f"server peak: {N_REQUESTS}" in text
     assert "16 requests took about 0.3 s, 4 took about 0.5 s" in text
+    assert "The server never held all" not in text  # twelve requests are sent well within a latency
     assert "One wave" not in text  # more requests than threads: the waves show
 
 
@@ -77,6 +78,10 @@ def test_its_the_threads_io_overlaps_without_asyncio_and_cpu_work_does_not_in_th
     text = text_of(executed(NAME))
     plain = number(r"no asyncio: ([\d.]+) s", text)
     assert LATENCY * 0.9 <= plain < LATENCY * 1.5 + 0.3  # the sized pool's wall, with no event loop
+    with_asyncio = number(r"with asyncio and the same pool: ([\d.]+) s", text)
+    close = abs(plain - with_asyncio) <= 0.25 * max(plain, with_asyncio) + 0.05 + 0.01  # printed to 0.01 s
+    assert ("The two runs on threads took about the same time." in text) == close or abs(
+        abs(plain - with_asyncio) - 0.25 * max(plain, with_asyncio) - 0.05) < 0.02  # a verdict true to its numbers
     in_turn = number(r"four sums one after another: ([\d.]+) s", text)
     in_threads = number(r"in four threads: ([\d.]+) s", text)
     assert in_threads >= 0.6 * in_turn  # four sums that take turns for the GIL gain nothing
@@ -91,25 +96,25 @@ def test_to_thread_copies_the_coroutines_context_and_run_in_executor_does_not(ex
 def test_a_waiting_thread_costs_little_memory_and_the_smallest_limit_is_named(executed):
     text = text_of(executed(NAME))
     per_thread = number(r"1,000 waiting threads: memory \+([\d.]+) KiB each", text)
-    assert 0 < per_thread < 1024  # far below the 8 MiB each reserves for its stack: touched, not reserved
-    limits = {}
-    for name in ("threads-max", "pid_max"):
-        setting = Path("/proc/sys/kernel") / name
-        if setting.exists():
-            limits[f"kernel.{name}"] = int(setting.read_text())
-    if hasattr(psutil, "RLIMIT_NPROC") and psutil.Process().rlimit(psutil.RLIMIT_NPROC)[0] != psutil.RLIM_INFINITY:
-        limits["ulimit -u"] = psutil.Process().rlimit(psutil.RLIMIT_NPROC)[0]
-    if not limits:
+    reserved = number(r"address space reserved: ([\d.]+) MiB each", text)
+    assert 0 < per_thread < 1024 <= reserved * 1024  # a thread touches far less than it reserves
+    if not Path("/proc/self/maps").exists():
         assert "no thread limit to read on this system" in text
         return
-    first = min(limits, key=limits.get)
-    assert f"the first limit met here: {first}, {limits[first]:,} threads" in text
+    assert 1 <= number(r"memory maps: ([\d.]+) each", text) < 10
+    printed_limits = {name: int(limit.replace(",", "")) for name, limit in
+                      re.findall(r"^ *([\w.-]+|ulimit -u): ([\d,]+) threads", text, re.MULTILINE)}
+    for name in ("threads-max", "pid_max"):
+        assert printed_limits[f"kernel.{name}"] == int((Path("/proc/sys/kernel") / name).read_text())
+    assert 0 < printed_limits["vm.max_map_count"] < int(Path("/proc/sys/vm/max_map_count").read_text())
+    first = min(printed_limits, key=printed_limits.get)
+    assert f"the first limit met here: {first}, {printed_limits[first]:,} threads" in text
 
 
 def test_cancelling_a_run_stops_the_queued_requests_not_those_in_threads(executed):
     text = text_of(executed(NAME))
-    match = re.search(r"at the cancel: (\d+) requests running in the pool's threads; "
-                      rf"in the end the server answered (\d+) of the {N_REQUESTS} requests", text)
+    match = re.search(rf"at the cancel the server held (\d+) requests; in the end it answered (\d+) of the {N_REQUESTS}\n",
+                      text)
     assert match, text
     running, answered = int(match[1]), int(match[2])
     assert running <= answered <= DEFAULT_WORKERS  # what was in a thread ran to its end; no more
@@ -157,7 +162,9 @@ def test_with_no_more_requests_than_threads_the_notebook_says_one_wave_and_chang
     assert f"{n_requests} requests / {DEFAULT_WORKERS} threads = 1 wave: " in text
     assert f"One wave: every request had a thread at once, so no waves show. Set N_REQUESTS above {DEFAULT_WORKERS}" in text
     assert seen["values"].split() == [str(n_requests), "0.02", str(n_requests), "0.02"]  # sliders included
-    assert f"in the end the server answered {n_requests} of the {n_requests} requests" in text
+    # at a latency of 0.02 s the cancel comes 0.007 s in: a request no thread had picked up yet is dropped
+    answered = number(rf"in the end it answered (\d+) of the {n_requests}\n", text)
+    assert answered <= n_requests
 
 
 def test_a_real_site_runs_every_cell_and_its_counts_say_not_counted(tmp_path, server):
