@@ -26,8 +26,9 @@ time the call in its worker thread. And it shadows ``select`` on the loop's sele
 see when the loop waits idle. ``__exit__`` puts each one back, also when the block raises or is
 interrupted. A proxy of a task that outlives the block stops recording and only passes each step
 on, so the task's results, exceptions and cancellation are never changed. Keyword arguments that
-``create_task`` passes to a task factory (``name``, ``context``, and from Python 3.14 any other,
-``eager_start`` for one) go on unchanged to the factory that was there, or to ``asyncio.Task``.
+``create_task`` passes to a task factory (``context`` from Python 3.11; from 3.14 every one it is
+given, ``name`` and ``eager_start`` too) go on unchanged to the factory that was there, or to
+``asyncio.Task``.
 
 Python 3.14 also looks into a loop from outside: ``python -m asyncio ps PID`` and ``pstree PID``
 list another program's tasks and who awaits whom. ``program()`` runs a small program to look at,
