@@ -115,7 +115,8 @@ def server_processes(lab, name: str) -> list[psutil.Process]:
     connection_file = f"kernel-{lab.kernel_id(name)}.json"
     (kernel,) = [process for process in psutil.Process(lab.process.pid).children(recursive=True)
                  if any(part.endswith(connection_file) for part in process.cmdline())]
-    return [child for child in kernel.children(recursive=True) if "helpers.server" in " ".join(child.cmdline())]
+    return [child for child in kernel.children(recursive=True)  # python -m helpers.room --child
+            if {"helpers.room", "helpers.server"} & set(child.cmdline())]
 
 
 def drag(page, slider, value: int, low: int, high: int) -> float:
