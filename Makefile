@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
+HUB_VENV := .venv-hub
+HUB_READY := $(HUB_VENV)/.ready
 ROOM_LATENCY ?= 0.3
 ROOM_PORT ?= 8000
 ROOM_HOST ?= 0.0.0.0
@@ -16,6 +18,14 @@ $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e '.[test,classroom]'
+	touch $@
+
+# The hub's tests in a venv of their own: jupyterhub brings aiodns, which changes how aiohttp
+# resolves names, and the series' own venv should resolve them as a student's laptop does.
+$(HUB_READY): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(HUB_VENV)
+	$(HUB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(HUB_VENV)/bin/python -m pip install --quiet -r requirements.txt -e '.[test,hub]'
 	touch $@
 
 # JupyterLab on copies of the notebooks in my-notebooks/ (tools/lab.py says why), again and again:
@@ -46,12 +56,12 @@ test-browser: $(READY)
 
 # A class of ten on a real JupyterHub (tools/hub.py): needs npm for the hub's proxy, installed
 # into .hub/ the first time, and Chromium as for test-browser.
-test-hub: $(READY)
-	$(BIN)/python -m pytest -m hub tests/test_jupyterhub.py
+test-hub: $(HUB_READY)
+	$(HUB_VENV)/bin/python -m pytest -m hub tests/test_jupyterhub.py
 
 # Thirty students on a real JupyterHub, running 02 and 05: what a hub host needs for a class.
-bench-hub: $(READY)
-	$(BIN)/python -m benchmarks.hub_bench
+bench-hub: $(HUB_READY)
+	$(HUB_VENV)/bin/python -m benchmarks.hub_bench
 
 # Execute every notebook into build/ (outputs and charts), then render the HTML book:
 # one page per notebook and build/index.html linking them in order.
