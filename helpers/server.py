@@ -214,16 +214,18 @@ def _name_part(text: str, length: int) -> str:
 def client_name() -> str:
     """A name a teacher can read in ``/stats``: ``<user>-<notebook>-<4 hex digits>``.
 
-    The user is ``$JUPYTERHUB_USER`` on a JupyterHub, else the login name; the notebook is the
-    file the kernel runs (``$JPY_SESSION_NAME``, which Jupyter's server sets for a kernel it
-    starts), left out where there is none. The random ending keeps two notebooks (or two runs of
+    The user is ``$JUPYTERHUB_USER`` on a JupyterHub, else the login name
+    (``getpass.getuser()``); the notebook is the file whose kernel this is
+    (``$JPY_SESSION_NAME``, which jupyter_server puts in the environment of a kernel it starts
+    for a notebook), left out where there is none, as under nbclient or papermill. The random ending keeps two notebooks (or two runs of
     one) apart. Every part keeps to the letters ``client=`` allows.
     """
     user = os.environ.get("JUPYTERHUB_USER", "")
     if not user:
         try:
             user = getpass.getuser()
-        except Exception:  # no login name here (3.13+ raises OSError, older versions KeyError)
+        except (OSError, ImportError, KeyError):  # no login name: OSError from 3.13, before it
+            # KeyError (no such user) or ImportError (Windows, where pwd does not exist)
             user = ""
     parts = [_name_part(user, 24) or "student"]
     notebook = os.path.basename(os.environ.get("JPY_SESSION_NAME", ""))
