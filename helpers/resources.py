@@ -188,8 +188,9 @@ def raise_open_file_limit() -> OpenFileLimit:
     ``kern.maxfilesperproc`` setting (XNU's ``kern_resource.c``), while the hard limit often
     reads unlimited. 10,240 is a common value of that setting, not a ceiling: an administrator
     may set it higher or lower (``sysctl kern.maxfilesperproc`` shows it). So where the hard
-    limit is refused, the highest value the system accepts is found by halving the gap, some
-    twenty calls to ``setrlimit`` at most. It never lowers the limit.
+    limit is refused, the highest value the system accepts is found by halving the gap, one
+    call to ``setrlimit`` per halving (21 in all where the hard limit reads unlimited). It never
+    lowers the limit.
     """
     if resource is None:
         return OpenFileLimit(found=None, limit=None)
