@@ -10,6 +10,7 @@ from nbrun import (
     LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, check_live_redraw, execute, move_slider, number,
     printed, run_code, text_of,
 )
+from test_notebooks import run_until_set_up
 
 NOTEBOOK = NAME = "01_sync_loop.ipynb"  # NAME: for the shared verdicts fixture
 # Plausible wrong answers for each exercise, in the notebook's order: its check must say "Not yet".
@@ -134,3 +135,42 @@ def test_moving_the_slider_reruns_the_requests_and_redraws_saying_how_far_it_got
     check_live_redraw(notebook, seen, r"total (?P<total>[\d.]+) s", ideal=3 * LATENCY)
     # The last progress line, replaced by the caption in the page once the chart was drawn.
     assert seen["progress"] == f"Redrawing for requests 3, latency (s) {LATENCY:.2f}: 3 requests done"
+
+
+def test_01_runs_with_one_request_and_its_waiting_verdict_follows_its_numbers(tmp_path):
+    verdicts = {}
+
+    def waiting_cell_with(client, notebook):
+        (cell,) = [cell for cell in notebook.cells if cell.source.startswith("waiting = 1 - cpu_used")]
+        for share in (0.05, 0.3, 0.7):  # the share of the loop the CPU was busy
+            verdicts[share] = run_code(client, notebook, f"cpu_used = {share} * sync_run.total\n" + cell.source)
+
+    notebook = execute(NOTEBOOKS / NOTEBOOK, tmp_path, parameters={"N_REQUESTS": 1}, then=waiting_cell_with)
+    assert [output.ename for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.outputs if output.output_type == "error"] == []
+    text = text_of(notebook)
+    assert "the live chart shows 1 requests of" in text
+    assert "nearly all of the loop (95.0%) was spent waiting" in verdicts[0.05]
+    assert "most of the loop (70.0%) was spent waiting" in verdicts[0.3]
+    assert "less than half of the loop (30.0%) was spent waiting" in verdicts[0.7]
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"N_REQUESTS": 0}, "N_REQUESTS must be a whole number from 1 to 1,000, got 0"),
+    ({"N_REQUESTS": "20"}, "N_REQUESTS must be a whole number from 1 to 1,000, got '20' (a string: remove the quotes)"),
+    ({"LATENCY": -1}, "LATENCY must be a number of seconds from 0.01 to 10, got -1"),
+    ({"N_REQUESTS": 10_000}, "N_REQUESTS must be a whole number from 1 to 1,000, got 10000"),
+])
+def test_01_a_mistyped_parameter_stops_the_set_up_cell_in_one_line(tmp_path, parameters, message):
+    notebook, set_up, failed = run_until_set_up(NOTEBOOKS / NOTEBOOK, tmp_path, parameters)
+    assert failed == set_up
+    (error,) = [output for output in notebook.cells[set_up].outputs if output.output_type == "error"]
+    assert len(error.traceback) == 1 and message in error.traceback[0], error.traceback
+
+
+def test_01_says_how_long_its_sync_loops_will_take_before_they_start(tmp_path):
+    notebook, set_up, failed = run_until_set_up(NOTEBOOKS / NOTEBOOK, tmp_path, {"N_REQUESTS": 1000, "LATENCY": 2})
+    assert failed == -1
+    assert printed(notebook.cells[set_up]).startswith(
+        "This will take about 1.7 hours: the sync loop runs three times: the post's, the recorded one "
+        "and the live chart's first drawing.")
