@@ -33,6 +33,11 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
+# One run at a time: a second would share the mounts below, and unmount them under the first.
+mkdir -p "$(dirname "$ROOT")"
+exec 9>"$ROOT.lock"
+flock 9
+
 if [ ! -e "$ROOT/.ready" ]; then
     command -v mmdebstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null; }
     rm -rf "$ROOT"
