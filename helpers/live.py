@@ -119,8 +119,9 @@ class LiveChart:
         """Put ``figure`` in place of the chart and ``caption`` under it.
 
         Called by a redraw that a newer release has replaced, it does nothing: the newest
-        choice is the one shown, even where two redraws overlap (in JupyterLab the first release
-        can be handled on the main thread while the next runs on a subshell's).
+        choice is the one shown, even where two redraws overlap, as they can when two releases
+        are handled on different threads (in JupyterLab 4.6 the first release was handled on
+        the main thread and the next ones on a subshell's).
         """
         if not isinstance(figure, Figure):
             raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")

@@ -289,3 +289,29 @@ def test_follow_async_redraws_on_the_notebooks_loop_whatever_thread_the_callback
         assert shown, seen[-1][1]
         threads.append(shown.group(1))
     assert threads[-1].startswith("subshell-"), threads  # JupyterLab 4.6's default, perCommTarget
+
+
+def test_a_release_during_a_long_sync_redraw_leaves_the_newest_chart(lab, page):
+    """01's draw is sync: a second release while it runs is handled after it, or alongside it
+    when the two are handled on different threads (the first on the main thread, the next on
+    a subshell's). Either way the chart left in place is the newest choice's."""
+    panel = open_notebook(page, lab, "01_sync_loop.ipynb")
+    run_all(page, panel)
+    live = panel.locator(".widget-vbox:has(.widget-image)")
+    caption = live.locator(".widget-html").last
+    slider = live.locator(".widget-slider", has=page.locator(".widget-label", has_text="requests"))
+    long_run = TARGET * SMALL["LATENCY"]  # seconds the first redraw takes, at least
+    drag(page, slider, TARGET, 1, 200)
+    first = int(slider.locator(".widget-readout").inner_text())
+    page.wait_for_function("([element, said]) => element.innerText.startsWith(said)",
+                           arg=[caption.element_handle(), f"Redrawing for requests {first},"], timeout=10_000)
+    released = drag(page, slider, 8, 1, 200)
+    second = int(slider.locator(".widget-readout").inner_text())
+    assert second < first / 2, f"the slider moved to {second}"
+    page.wait_for_function("([element, final]) => element.innerText.startsWith(final)",
+                           arg=[caption.element_handle(), f"{second} requests of"], timeout=REDRAW_TIMEOUT * 1000)
+    shown = (page.evaluate("performance.now()") - released) / 1000
+    time.sleep(long_run + 2)  # long enough for the first redraw to have ended, whichever thread ran it
+    print(f"\n01: released at {first}, then at {second} during its redraw; {shown:.2f} s later: "
+          f"{caption.inner_text()}")
+    assert caption.inner_text().startswith(f"{second} requests of")
