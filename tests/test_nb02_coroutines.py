@@ -101,12 +101,15 @@ def test_a_waiting_thread_costs_little_memory_and_the_smallest_limit_is_named(ex
     if not Path("/proc/self/maps").exists():
         assert "no thread limit to read on this system" in text
         return
-    assert 1 <= number(r"memory maps: ([\d.]+) each", text) < 10
+    maps = number(r"memory maps: ([\d.]+) each", text)
+    assert 0 <= maps < 10
+    assert ("vm.max_map_count does not limit threads here" in text) == (maps < 0.5)  # as the C library has it
     printed_limits = {name: int(limit.replace(",", "")) for name, limit in
                       re.findall(r"^ *([\w.-]+|ulimit -u): ([\d,]+) threads", text, re.MULTILINE)}
     for name in ("threads-max", "pid_max"):
         assert printed_limits[f"kernel.{name}"] == int((Path("/proc/sys/kernel") / name).read_text())
-    assert 0 < printed_limits["vm.max_map_count"] < int(Path("/proc/sys/vm/max_map_count").read_text())
+    if maps >= 0.5:
+        assert 0 < printed_limits["vm.max_map_count"] < int(Path("/proc/sys/vm/max_map_count").read_text())
     first = min(printed_limits, key=printed_limits.get)
     assert f"the first limit met here: {first}, {printed_limits[first]:,} threads" in text
 
