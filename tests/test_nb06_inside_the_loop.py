@@ -20,7 +20,7 @@ BLOCKED_FROM = 0.05  # the blocker's polite sleep before it blocks for LATENCY
 HAS_314_TOOLS = sys.version_info >= (3, 14)
 
 # Answers a student might write, per exercise in order. Each wrong one must get "Not yet", each
-# right one "Correct". Exercise 2's check runs polite_blocker(0.15) and (0.45) beside WORKERS,
+# right one "Correct". Exercise 2's check runs polite_blocker(0.2) and (0.6) beside WORKERS,
 # with LATENCY at 0.1 in the tests: an answer that types in a number, or reads LATENCY instead of
 # its argument, is caught by one of the two; so is one that waits too long or not long enough.
 WRONG_ANSWERS = [
