@@ -1,4 +1,5 @@
-"""Small aiohttp pieces that notebooks 05 and 07 share: one request's status, and a timeout on silence.
+"""Small aiohttp pieces that notebooks 05 and 07 share: one request's status, and a timeout on silence;
+and, for 05, a way to see a client's name lookups (``watch_lookups``).
 
 Notebook 05 introduces them, in its section on a native async client; 07 uses them again::
 
@@ -14,10 +15,16 @@ notebook whose ``PATIENCE`` may change builds its own with ``silence(PATIENCE)``
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import aiohttp
 import yarl
 
-__all__ = ["DEFAULT_PATIENCE", "SILENCE", "get_status", "silence"]
+__all__ = ["DEFAULT_PATIENCE", "SILENCE", "Lookup", "get_status", "silence", "watch_lookups"]
 
 DEFAULT_PATIENCE = 10  # seconds: PATIENCE in every notebook's parameter cell
 
@@ -54,3 +61,49 @@ async def get_status(session: aiohttp.ClientSession, target: str | yarl.URL, *,
         if raise_for_status:
             response.raise_for_status()
         return response.status
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One call of ``socket.getaddrinfo``: the host it looked up, and the name of the thread that called it."""
+
+    host: str
+    thread: str
+
+
+_watching: list[list[Lookup]] = []  # one list per open watch_lookups block
+_hook_lock = threading.Lock()
+_hook_added = False
+
+
+def _note_lookup(event: str, args: tuple) -> None:
+    """The audit hook: Python calls it for every audited event, in the thread that raised it."""
+    if event == "socket.getaddrinfo" and _watching:
+        lookup = Lookup(str(args[0]), threading.current_thread().name)
+        for seen in list(_watching):
+            seen.append(lookup)
+
+
+@contextlib.contextmanager
+def watch_lookups() -> Iterator[list[Lookup]]:
+    """Note every ``socket.getaddrinfo`` call of this process while the block runs, in any thread.
+
+    Yields a list that fills with a ``Lookup`` per call: the host, and the thread that made the
+    call (``asyncio_0``, ``asyncio_1``... are the threads of an event loop's default pool, where
+    ``loop.getaddrinfo`` runs it). Python announces each call to audit hooks
+    (``sys.addaudithook``, the ``socket.getaddrinfo`` event); the first block adds one hook, which
+    stays for the life of the process (Python cannot remove one) and notes nothing outside a block.
+    A resolver that does not call ``getaddrinfo`` (aiohttp's ``AsyncResolver``, through c-ares)
+    leaves the list empty, and so does aiohttp given an IP address, which it does not look up.
+    """
+    global _hook_added
+    with _hook_lock:
+        if not _hook_added:
+            sys.addaudithook(_note_lookup)
+            _hook_added = True
+    seen: list[Lookup] = []
+    _watching.append(seen)
+    try:
+        yield seen
+    finally:
+        _watching.remove(seen)

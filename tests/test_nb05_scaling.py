@@ -323,7 +323,7 @@ def test_05_tail_politeness_threads_and_a_native_client_at_scale(executed):
     total = number(r"async total ([\d.]+) s", text)
     assert slowest <= total < slowest + 0.15 and total > mean
     # The semaphore caps what the server sees.
-    assert "server peak: 5 requests at once" in text
+    assert "requests the server held at once, at the peak: 5\n" in text
     assert f"{N_REQUESTS} requests, at most 5 at once: {math.ceil(N_REQUESTS / 5)} waves" in text
     # Threads against coroutines: the pool adds threads and memory, the coroutines no threads.
     line = r"{} {}: peak (\d+) threads \((\d+) before\), memory \+([\d.]+) MiB; total ([\d.]+) s, 0 failed"
@@ -403,17 +403,25 @@ def test_the_trace_shows_the_semaphores_waits(executed):
     assert longest >= (math.ceil(N_REQUESTS / 5) - 1) * LATENCY * 0.9
 
 
-def test_05_aiohttp_hands_no_call_to_the_pool_for_an_ip_address(executed):
-    """An IP address needs no lookup; a host name is looked up in the default pool's thread when
-    the resolver is aiohttp's ThreadedResolver (with aiodns installed, in c-ares' threads)."""
+def test_05_aiohttp_looks_up_a_host_name_but_not_an_ip_address(executed):
+    """An IP address needs no lookup; a host name is looked up by getaddrinfo in a thread of the
+    default pool when the resolver is aiohttp's ThreadedResolver (with aiodns installed, c-ares
+    looks it up, in a thread of its own that starts with each session)."""
     text = text_of(executed("05_scaling.ipynb"))
     resolver = re.search(r"the default resolver here is (\w+)", text)[1]
-    assert re.search(rf"127\.0\.0\.1, an IP address: {N_REQUESTS} requests, no call handed to the default pool", text)
+    assert re.search(rf"127\.0\.0\.1, an IP address: {N_REQUESTS} requests, no getaddrinfo call;", text)
     by_name = re.search(rf"localhost, a host name: {N_REQUESTS} requests, (.*?);", text)[1]
     if resolver == "ThreadedResolver":
-        assert by_name == "1 call(s) handed to the default pool ['getaddrinfo']"
+        # One lookup for all the requests (aiohttp shares it, and caches the answer), in a thread
+        # of the default pool, which asyncio names asyncio_0, asyncio_1...
+        assert re.fullmatch(r"1 getaddrinfo call\(s\), in thread\(s\) \['asyncio_\d+'\]", by_name), by_name
     else:
-        assert by_name == "no call handed to the default pool"
+        # aiodns installed: c-ares looks names up, in a thread that starts with each session, so
+        # the thread count rises even for the IP address, which needs no lookup.
+        assert re.search(r"the default resolver here is AsyncResolver \(aiodns [\w.]+, pycares [\w.]+\)", text)
+        assert by_name == "no getaddrinfo call"
+        before, peak = re.search(r"127\.0\.0\.1, an IP address: .* (\d+) before, (\d+) at the peak", text).groups()
+        assert int(peak) > int(before)
 
 
 def test_05_measures_the_sync_line_on_the_drawn_axes(executed):
@@ -447,9 +455,15 @@ def test_05_httpx_defaults_and_a_pool_timeout_are_measured(executed):
     n = min(BIG_N, 300)
     took = number(rf"httpx's defaults, {n} requests at once: ([\d.]+) s", text)
     assert took >= math.ceil(n / 100) * LATENCY * 0.95
-    # Half a latency to get a connection, in a pool of 10: the later waves wait longer than that.
-    failures = re.search(r"a pool of 10 with pool=[\d.]+ s, 30 requests at once: [\d.]+ s, failures: (.*)", text)[1]
-    assert "PoolTimeout" in failures, failures
+    # How many answered is said beside the failures (whatever this machine makes of the defaults).
+    answered = number(rf"httpx's defaults, {n} requests at once: .* (\d+) answered, failures: ", text)
+    assert 0 <= answered <= n
+    # Half a latency to get a connection, in a pool of 10: the first ten answer, and the later
+    # waves, which wait about a latency or more, fail with PoolTimeout.
+    small = re.search(r"a pool of 10 with pool=[\d.]+ s, 30 requests at once: [\d.]+ s, (\d+) answered, failures: (.*)",
+                      text)
+    assert small, text
+    assert int(small[1]) == 10 and small[2] == "{'PoolTimeout': 20}", small[0]
 
 
 def test_05_aiohttp_default_timeout_is_printed(executed):
@@ -514,3 +528,23 @@ def test_fetching_get_status_returns_or_raises_a_status_and_checks_its_arguments
         return ok, unavailable
 
     assert asyncio.run(statuses()) == (200, 503)
+
+
+def test_fetching_watch_lookups_notes_each_getaddrinfo_with_its_thread_inside_the_block_only():
+    import asyncio
+    import socket
+
+    from helpers.fetching import Lookup, watch_lookups
+
+    async def look_up():
+        loop = asyncio.get_running_loop()
+        with watch_lookups() as outer:
+            await loop.getaddrinfo("localhost", 80)
+            with watch_lookups() as inner:
+                socket.getaddrinfo("localhost", 80)
+        socket.getaddrinfo("localhost", 80)  # after the blocks: noted nowhere
+        return outer, inner
+
+    outer, inner = asyncio.run(look_up())
+    assert re.fullmatch(r"asyncio_\d+", outer[0].thread) and outer[0].host == "localhost"
+    assert outer[1:] == inner == [Lookup("localhost", "MainThread")]
