@@ -6,7 +6,8 @@ default and meaning. The server reads a query string with that table and ``url_f
 with it, so a new parameter is a new row, plus the code in ``LatencyApp.answer`` that acts on it.
 A malformed value is answered with 400 and a one-line reason. ``GET /stats`` returns what the
 server has served, as JSON (``/stats?client=NAME``: one client's); ``POST /stats/reset`` starts
-the counts again.
+the counts again; ``GET /stats/clients`` lists every named client with the requests it has sent
+since its first, for a teacher to see who is working.
 
 It is itself an asyncio program: a thousand waiting requests are a thousand
 ``await asyncio.sleep(...)`` on one thread, which keeps its timing accurate where a thread per
@@ -35,6 +36,7 @@ MAX_DELAY = 60.0
 MAX_BODY_SIZE = 100 * 1024 * 1024
 STATS_PATH = "/stats"
 RESET_PATH = "/stats/reset"
+CLIENTS_PATH = "/stats/clients"  # every named client's requests, for a teacher
 WORKER_PID_HEADER = "X-Worker-Pid"
 ANSWERABLE_STATUSES = frozenset(s.value for s in HTTPStatus if 200 <= s.value <= 599)
 # A client's name for its own counts on a shared server (see SharedServer), and how many it keeps.
@@ -219,6 +221,7 @@ class _Counts:
 
     def __init__(self) -> None:
         self.served = self.rejected = self.in_flight = self.peak_in_flight = 0
+        self.served_ever = 0  # not reset: what a teacher's /stats/clients shows
 
     def start(self) -> None:
         self.in_flight += 1
@@ -227,6 +230,7 @@ class _Counts:
     def finish(self) -> None:
         self.in_flight -= 1
         self.served += 1
+        self.served_ever += 1
 
     def reset(self) -> None:
         self.served = self.rejected = 0
@@ -328,6 +332,13 @@ class LatencyApp:
             return self.refuse(HTTPStatus.BAD_REQUEST, str(reason))
         return web.json_response(dataclasses.asdict(counts.stats()), headers={WORKER_PID_HEADER: str(os.getpid())})
 
+    async def show_clients(self, request: web.Request) -> web.Response:
+        """Every named client, for a teacher: how many requests each has sent since its first
+        (its own resets do not touch this) and how many it has waiting now."""
+        clients = {name: {"served": counts.served_ever, "in_flight": counts.in_flight}
+                   for name, counts in self.clients.items()}
+        return web.json_response(clients, headers={WORKER_PID_HEADER: str(os.getpid())})
+
     async def reset_stats(self, request: web.Request) -> web.Response:
         try:
             self.counts_for(request).reset()
@@ -341,6 +352,7 @@ class LatencyApp:
     def application(self) -> web.Application:
         app = web.Application()
         app.router.add_get(STATS_PATH, self.show_stats)
+        app.router.add_get(CLIENTS_PATH, self.show_clients)
         app.router.add_post(RESET_PATH, self.reset_stats)
         app.router.add_get("/{path:.*}", self.answer)  # add_get answers HEAD too
         app.router.add_route("*", "/{path:.*}", self.not_allowed)

@@ -237,3 +237,15 @@ def test_each_settings_range_is_refused_alike_by_the_server_and_url_for(setting)
 def test_url_for_names_an_unknown_setting_and_lists_the_known_ones(server):
     with pytest.raises(TypeError, match="url_for\\(\\) got an unexpected keyword argument 'dealy'; known: delay, jitter"):
         server.url_for(dealy=1)
+
+
+def test_a_teacher_sees_every_named_client_with_all_it_sent_whatever_its_resets(fresh_server):
+    base = fresh_server.url.split("?")[0].rstrip("/")
+    for name, count in (("alice-02_coroutines-ab12", 3), ("bob-05_scaling-cd34", 2)):
+        for _ in range(count):
+            assert requests.get(f"{base}/?delay=0&client={name}", timeout=10).status_code == 200
+    requests.post(f"{base}/stats/reset?client=alice-02_coroutines-ab12", timeout=10)
+    clients = requests.get(f"{base}/stats/clients", timeout=10).json()
+    assert clients["alice-02_coroutines-ab12"] == {"served": 3, "in_flight": 0}
+    assert clients["bob-05_scaling-cd34"] == {"served": 2, "in_flight": 0}
+    assert requests.get(f"{base}/stats?client=alice-02_coroutines-ab12", timeout=10).json()["served"] == 0
