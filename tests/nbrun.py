@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import nbformat.v4
 from nbclient import NotebookClient
 
+from helpers.resources import default_workers
 from tools.notebooks import SMALL, client_for, prepare, small_parameters
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -25,8 +25,7 @@ N_REQUESTS, LATENCY = SMALL["N_REQUESTS"], SMALL["LATENCY"]
 SWEEP, BIG_N = (small_parameters("05_scaling.ipynb")[name] for name in ("SWEEP", "BIG_N"))
 # The default thread pool's size, as this Python and this process's CPUs give it (as in the
 # kernel), and the function its formula counts the CPUs with.
-with ThreadPoolExecutor() as _probe:
-    DEFAULT_WORKERS = _probe._max_workers
+DEFAULT_WORKERS = default_workers()
 CPU_COUNT = "os.process_cpu_count()" if sys.version_info >= (3, 13) else "os.cpu_count()"
 
 

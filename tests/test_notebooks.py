@@ -191,7 +191,7 @@ def test_notebook_runs_twice_in_one_kernel(tmp_path, name):
 
 
 def test_the_runner_without_patience_differs_only_in_its_kernel_client(tmp_path):
-    """``make bench-stall --plain`` compares the two kernel clients, and nothing else."""
+    """``make bench-stall ARGS=--plain`` compares the two kernel clients, and nothing else."""
     notebook = nbformat.read(ALL[0], as_version=4)
     patient, plain = (client_for(notebook, tmp_path, timeout=9, patient=flag) for flag in (True, False))
     assert patient.config.AsyncKernelManager.client_class == "tools.notebooks.PatientKernelClient"

@@ -96,7 +96,7 @@ def client_for(
     """An nbclient ``NotebookClient`` for ``notebook``, run in ``cwd`` by a patient kernel client.
 
     ``patient=False`` keeps nbclient's own kernel client, and nothing else different, so that
-    ``make bench-stall --plain`` compares the two clients alone.
+    ``make bench-stall ARGS=--plain`` compares the two clients alone.
     """
     if timeout < 1:
         raise ValueError(f"timeout must be >= 1 second, got {timeout}")
