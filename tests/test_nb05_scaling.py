@@ -11,7 +11,7 @@ import pytest
 
 from nbrun import (BIG_N, CPU_COUNT, DEFAULT_WORKERS, LATENCY, N_REQUESTS, NOTEBOOKS, SWEEP, assert_judged_rightly,
                    check_live_redraw, execute, number, slide_and_read, text_of)
-from tools.notebooks import small_parameters
+from tools.notebooks import client_for, prepare, small_parameters
 
 NOTEBOOK = NOTEBOOKS / "05_scaling.ipynb"
 MAC_LIMIT = 256  # the soft open-file limit macOS starts processes with
@@ -322,6 +322,7 @@ def test_05_tail_politeness_threads_and_a_native_client_at_scale(executed):
     mean = number(r"mean ([\d.]+) s", text)
     total = number(r"async total ([\d.]+) s", text)
     assert slowest <= total < slowest + 0.15 and total > mean
+    assert f"async total {total:.3f} s: near the slowest request, not the mean" in text
     # The semaphore caps what the server sees.
     assert "requests the server held at once, at the peak: 5\n" in text
     assert f"{N_REQUESTS} requests, at most 5 at once: {math.ceil(N_REQUESTS / 5)} waves" in text
@@ -548,3 +549,22 @@ def test_fetching_watch_lookups_notes_each_getaddrinfo_with_its_thread_inside_th
     outer, inner = asyncio.run(look_up())
     assert re.fullmatch(r"asyncio_\d+", outer[0].thread) and outer[0].host == "localhost"
     assert outer[1:] == inner == [Lookup("localhost", "MainThread")]
+
+
+def run_cells(tmp_path, ids, **parameters):
+    """Run only the parameter cells and the cells with these ids, with the small parameters and
+    these; return what they printed."""
+    notebook = prepare(NOTEBOOK, {**small_parameters(NAME), **parameters})
+    notebook.cells = [cell for cell in notebook.cells if cell.get("id") in ids
+                      or {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", []))]
+    client_for(notebook, tmp_path, timeout=300).execute()
+    return text_of(notebook)
+
+
+def test_05_one_request_gets_verdicts_that_hold_for_one(tmp_path):
+    """With N_REQUESTS = 1 the tail verdict cannot say the total is the slowest and not the
+    mean (they are the same request), and one wave is one wave."""
+    text = run_cells(tmp_path, {"nb05-004", "nb05-009", "nb05-012", "nb05-027", "nb05-030", "nb05-031"},
+                     N_REQUESTS=1)
+    assert re.search(r"async total [\d.]+ s: one request, so its slowest and its mean are the same", text), text
+    assert "1 requests, at most 5 at once: 1 wave, ideal" in text, text
