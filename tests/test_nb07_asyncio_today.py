@@ -5,10 +5,9 @@ import re
 import sys
 
 import pytest
-from nbclient.exceptions import CellExecutionError
 
 from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, number, text_of
-from tools.notebooks import client_for, prepare, small_parameters
+from test_notebooks import run_until_set_up
 
 NAME = "07_asyncio_today.ipynb"
 # The notebook's own defaults for the crawler (the tests change only N_REQUESTS and LATENCY).
@@ -264,17 +263,8 @@ def test_07_shows_a_live_progress_bar(executed):
 
 
 def test_07_a_real_url_stops_the_set_up_cell_and_says_why(tmp_path):
-    notebook = prepare(NOTEBOOKS / NAME, {**small_parameters(NAME), "URL": "http://127.0.0.1:9/"})
-    set_up = next(index for index, cell in enumerate(notebook.cells)
-                  if cell.cell_type == "code" and "check_parameters(" in cell.source)
-    client = client_for(notebook, tmp_path, timeout=120)
-    with client.setup_kernel():
-        for index, cell in enumerate(notebook.cells[:set_up + 1]):
-            if cell.cell_type == "code":
-                try:
-                    client.execute_cell(cell, index)
-                except CellExecutionError:
-                    assert index == set_up
+    notebook, set_up, failed = run_until_set_up(NOTEBOOKS / NAME, tmp_path, {"URL": "http://127.0.0.1:9/"})
+    assert failed == set_up
     (error,) = [output for output in notebook.cells[set_up].outputs if output.output_type == "error"]
     assert error.ename == "ParameterError" and len(error.traceback) == 1
     assert "URL must be None (the local server): 07 asks it for every failure it shows" in error.traceback[0]
