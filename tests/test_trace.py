@@ -26,8 +26,9 @@ def about(seconds: float, expected: float) -> bool:
 
 
 def waits(task) -> list[tuple[str, float]]:
-    """A task's waits as (kind, seconds), leaving out blips: a worker thread starting, say."""
-    return [(wait.kind, wait.duration) for wait in task.waits if wait.duration > 0.02]
+    """A task's waits as (kind, seconds), leaving out blips (a worker thread starting, say) and its
+    waits for a turn on the loop, which a busy machine lengthens: what the task itself waited for."""
+    return [(wait.kind, wait.duration) for wait in task.waits if wait.duration > 0.02 and wait.kind != "ready"]
 
 
 def traced(main) -> LoopTrace:
