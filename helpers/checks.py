@@ -11,12 +11,17 @@ A check cell names its cases and what a right answer means::
 
 and prints one line: ``Correct: ...`` only when every case holds, otherwise ``Not yet: ...``
 for the first case that does not, with what it got and what was expected. Whatever the
-answer does (returns the wrong type, raises, never returns), the student reads a sentence,
-never a traceback: a check is the student's teacher when no teacher is there.
+answer does (returns the wrong type, raises, changes the arguments it was given, or, under
+``check_async``, runs past ``seconds``), the student reads a sentence, never a traceback: a
+check is the student's teacher when no teacher is there. (A sync answer that never returns
+hangs ``check`` as it would hang any cell: only ``check_async`` has a time limit.)
 
-A case is a callable that returns ``None`` when the answer is right, or a string saying what
-is wrong; it may also raise ``NotYet`` with that string. ``check_async`` takes cases that are
-coroutine functions too, and gives up on a case that runs longer than ``seconds``.
+A case is a callable that returns ``None`` when the answer is right, or a non-empty string
+saying what is wrong; it may also raise ``NotYet`` with that string. Anything else it returns
+(``True``, ``False``, ``""``, a number) is a mistake in the check, not in the answer, and
+raises ``TypeError`` for the check's author. ``check_async`` takes cases that are coroutine
+functions too, and a case that takes longer than ``seconds`` is not right yet, whether it is
+still running then or held the event loop all that time.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import dataclasses
 import inspect
 import math
 import numbers
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -77,25 +83,58 @@ def whole_number(value: Any, name: str) -> int:
     return int(value)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _same(got: Any, want: Any, tolerance: float) -> bool:
-    if isinstance(want, numbers.Real) and not isinstance(want, bool):
-        return math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
-    if isinstance(want, tuple | list) and isinstance(got, tuple | list):
-        return list(got) == list(want)  # a sequence may come back as either
-    return got == want
+    """``got`` equals ``want`` at every depth: numbers within ``tolerance`` (NaN never equal, a
+    bool never a number), a list or a tuple for either, dicts key by key, the rest by type and ``==``."""
+    if _is_number(want):
+        return _is_number(got) and math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
+    if isinstance(want, tuple | list):
+        return (isinstance(got, tuple | list) and len(got) == len(want)
+                and all(_same(g, w, tolerance) for g, w in zip(got, want)))
+    if isinstance(want, dict):
+        return (isinstance(got, dict) and got.keys() == want.keys()
+                and all(_same(got[key], want[key], tolerance) for key in want))
+    return type(got) is type(want) and bool(got == want)
 
 
-def returns(function: Any, args: tuple = (), want: Any = None, *, kwargs: dict | None = None,
+def _fresh(value: Any) -> Any:
+    """A copy of ``value``'s plain lists, tuples, dicts and sets, at every depth (other objects shared):
+    an answer that sorts or empties its argument in place cannot change the next case's, or the
+    expected value."""
+    if type(value) is list:
+        return [_fresh(item) for item in value]
+    if type(value) is tuple:
+        return tuple(_fresh(item) for item in value)
+    if type(value) is dict:
+        return {key: _fresh(item) for key, item in value.items()}
+    if type(value) is set:
+        return set(value)
+    return value
+
+
+def returns(function: Any, args: tuple, want: Any, *, kwargs: dict | None = None,
             tolerance: float = 1e-9) -> Case:
     """A case: ``function(*args, **kwargs)`` returns ``want``.
 
-    A number must come back as a number (a string such as ``'1.20 s'`` is wrong, not an error)
-    and equal ``want`` within ``tolerance``, relative or absolute: tight enough that rounding to
-    one decimal is caught. Any other ``want`` is compared with ``==``, its type first.
+    A number must come back as a number (a string such as ``'1.20 s'`` is wrong, not an error;
+    so is ``True`` for 1) and equal ``want`` within ``tolerance``, relative or absolute: tight
+    enough that rounding to one decimal is caught. A list or tuple may come back as either, and
+    is compared item by item the same way, as are a dict's values; anything else must be of
+    ``want``'s type and ``==`` to it. Each call gets fresh copies of the arguments' lists, dicts
+    and sets, so an answer that changes its arguments in place cannot change the next call's.
     """
     if not isinstance(args, tuple):
         raise TypeError(f"args must be a tuple of arguments, got {args!r}")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError(f"kwargs must be a dict of keyword arguments, got {kwargs!r}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance must be a number from 0 to less than 1, got {tolerance!r}")
     kwargs = dict(kwargs or {})
+    want = _fresh(want)
     name = getattr(function, "__name__", "the answer")
     shown = ", ".join([*map(repr, args), *(f"{key}={value!r}" for key, value in kwargs.items())])
     what = f"{name}({shown})"
@@ -103,13 +142,13 @@ def returns(function: Any, args: tuple = (), want: Any = None, *, kwargs: dict |
     def judge() -> str | None:
         if not callable(function):
             return f"{name} is {function!r}, not a function yet"
-        got = function(*args, **kwargs)
+        got = function(*_fresh(args), **_fresh(kwargs))
         if inspect.isawaitable(got):
             if inspect.iscoroutine(got):
                 got.close()  # never awaited: closing it avoids a 'never awaited' warning
             return "returned an awaitable: write a plain def here, not async def"
-        if isinstance(want, numbers.Real) and not isinstance(want, bool):
-            if isinstance(got, bool) or not isinstance(got, numbers.Real):
+        if _is_number(want):
+            if not _is_number(got):
                 return f"returned {got!r} ({_kind(got)}); expected a number, {want!r}"
         elif type(got) is not type(want) and not (isinstance(want, tuple | list) and isinstance(got, tuple | list)):
             return f"returned {got!r} ({_kind(got)}); expected {want!r} ({_kind(want)})"
@@ -139,11 +178,19 @@ def _reason(error: BaseException) -> str:
 
 def _judged(item: Case) -> object:
     """What the case's judge said: None, a reason, an awaitable (async cases), or the reason
-    an exception gives."""
+    an exception gives (a CancelledError raised by the answer's own code included)."""
     try:
         return item.judge()
-    except Exception as error:  # noqa: BLE001 - the answer's own error is the student's news
+    except (Exception, asyncio.CancelledError) as error:  # noqa: BLE001 - the answer's error is the student's news
         return _reason(error)
+
+
+def _checked(item: Case, reason: object) -> str | None:
+    """``reason`` if it is what a judge may say (None, or a non-empty string), else TypeError."""
+    if reason is None or (isinstance(reason, str) and reason):
+        return reason
+    raise TypeError(f"case {item.what!r} returned {reason!r}: a case returns None when the answer is right, "
+                    "or a non-empty string saying what is wrong")
 
 
 def _verdict(failures: list[tuple[Case, str]], total: int, correct: str) -> str:
@@ -164,33 +211,38 @@ def check(*cases: Case, correct: str) -> None:
             if inspect.iscoroutine(reason):
                 reason.close()
             raise TypeError(f"case {item.what!r} is async: judge it with check_async")
-        if reason is not None:
-            failures.append((item, str(reason)))
+        if _checked(item, reason) is not None:
+            failures.append((item, reason))
     print(_verdict(failures, len(cases), correct))
 
 
-async def _awaited(item: Case, seconds: float) -> str | None:
+async def _awaited(item: Case, seconds: float) -> object:
     """An async case's reason, or why it has none: it raised, was cancelled or ran too long."""
+    started = time.perf_counter()
     reason = _judged(item)
-    if not inspect.isawaitable(reason):
-        return reason
-    task = asyncio.ensure_future(reason)
-    done, _ = await asyncio.wait({task}, timeout=seconds)
-    if not done:
-        task.cancel()
-        return f"still running after {seconds:g} s"
-    if task.cancelled():
-        return "was cancelled before it finished"
-    try:
-        return task.result()
-    except Exception as error:  # noqa: BLE001 - the answer's own error is the student's news
-        return _reason(error)
+    if inspect.isawaitable(reason):
+        task = asyncio.ensure_future(reason)
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if not done:
+            task.cancel()
+            return f"still running after {seconds:g} s"
+        if task.cancelled():
+            return "was cancelled before it finished"
+        try:
+            reason = task.result()
+        except Exception as error:  # noqa: BLE001 - the answer's own error is the student's news
+            return _reason(error)
+    took = time.perf_counter() - started
+    if took > seconds:  # it held the loop (time.sleep, a blocking call), so the timeout could not fire
+        return f"took {took:.1f} s, more than the {seconds:g} s allowed (did something block the event loop?)"
+    return reason
 
 
 async def check_async(*cases: Case, correct: str, seconds: float = 30) -> None:
     """``check`` for cases that may be coroutine functions; each gets at most ``seconds``.
 
-    A case still running after ``seconds`` is cancelled and counts as not right yet.
+    A case still running after ``seconds`` is cancelled and counts as not right yet; so does
+    one that finished but took longer, because it blocked the event loop and the timeout with it.
     """
     if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not 0 < seconds <= 600:
         raise ValueError(f"seconds must be a number from 0 to 600, got {seconds!r}")
@@ -198,6 +250,6 @@ async def check_async(*cases: Case, correct: str, seconds: float = 30) -> None:
     failures = []
     for item in cases:
         reason = await _awaited(item, seconds)
-        if reason is not None:
-            failures.append((item, str(reason)))
+        if _checked(item, reason) is not None:
+            failures.append((item, reason))
     print(_verdict(failures, len(cases), correct))

@@ -125,3 +125,90 @@ def test_an_async_case_in_check_is_a_mistake_of_the_check():
 def test_bad_arguments_name_themselves(call, message):
     with pytest.raises((TypeError, ValueError), match=message):
         call()
+
+
+def test_a_bool_is_never_a_number_even_inside_a_list_or_dict():
+    assert returns(lambda: [True, 2], (), [1, 2]).judge() == "returned [True, 2]; expected [1, 2]"
+    assert returns(lambda: {"waves": True}, (), {"waves": 1}).judge() is not None
+    assert returns(lambda: [1, 0], (), [True, False]).judge() is not None
+
+
+def test_numbers_inside_a_list_or_dict_are_compared_within_the_tolerance():
+    assert returns(lambda: [0.1 + 0.2, 0.6], (), [0.3, 0.6]).judge() is None
+    assert returns(lambda: (0.3, 0.6), (), [0.3, 0.6]).judge() is None
+    assert returns(lambda: {"a": 0.1 + 0.2}, (), {"a": 0.3}).judge() is None
+    assert returns(lambda: [0.8], (), [0.75]).judge() == "returned [0.8]; expected [0.75]"
+    assert returns(lambda: [[1, "a"], [2, "b"]], (), [(1, "a"), (2, "b")]).judge() is None
+    assert returns(lambda: [1, 2, 3], (), [1, 2]).judge() is not None
+    assert returns(lambda: ["1", 2], (), [1, 2]).judge() is not None
+
+
+def test_nan_is_never_right():
+    nan = float("nan")
+    assert returns(lambda: nan, (), 1.2).judge().startswith("returned nan")
+    assert returns(lambda: [nan], (), [nan]).judge() is not None  # even the same object
+    assert returns(lambda: {"total": nan}, (), {"total": 1.0}).judge() is not None
+
+
+def test_an_answer_that_changes_its_arguments_cannot_change_the_next_case(capsys):
+    durations = [0.3, 0.9, 0.5]
+
+    def slowest(values):  # right value, but sorts the caller's list in place
+        values.sort(reverse=True)
+        return values[0]
+
+    def fastest(values):  # wrong: assumes the list is sorted, slowest first
+        return values[-1]
+
+    said = verdict(capsys, returns(slowest, (durations,), 0.9), returns(fastest, (durations,), 0.3))
+    assert said == "Not yet: fastest([0.3, 0.9, 0.5]): returned 0.5; expected 0.3\n"
+    assert durations == [0.3, 0.9, 0.5]
+
+
+def test_an_answer_that_returns_and_then_changes_the_expected_list_is_still_judged_by_the_original():
+    shared = [1, 2]
+    case_ = returns(lambda: shared, (), shared)
+    shared.append(3)  # the want was copied when the case was made
+    assert case_.judge() == "returned [1, 2, 3]; expected [1, 2]"
+
+
+def test_a_judge_that_returns_anything_but_none_or_a_reason_is_a_mistake_of_the_check():
+    for said in (True, False, "", 0, 1):
+        with pytest.raises(TypeError, match="a case returns None when the answer is right"):
+            check(case("x", lambda said=said: said), correct="no")
+
+    async def run(said):
+        async def judge():
+            return said
+        await check_async(case("x", judge), correct="no")
+
+    with pytest.raises(TypeError, match="a case returns None"):
+        asyncio.run(run(False))
+
+
+def test_an_answer_that_raises_cancelled_error_is_not_yet_not_a_traceback(capsys):
+    def cancelled():
+        raise asyncio.CancelledError
+
+    assert verdict(capsys, returns(cancelled, (), 1)) == "Not yet: cancelled(): raised CancelledError\n"
+
+
+def test_an_async_case_that_blocks_the_loop_past_the_limit_is_not_yet(capsys):
+    import time
+
+    async def blocks():
+        time.sleep(0.4)  # holds the event loop, so asyncio.wait's timeout cannot fire in time
+
+    asyncio.run(check_async(case("blocks", blocks), correct="no", seconds=0.1))
+    said = capsys.readouterr().out
+    assert said.startswith("Not yet: blocks: took 0.")
+    assert "more than the 0.1 s allowed" in said
+
+
+def test_returns_needs_args_and_want_and_checks_its_keywords():
+    with pytest.raises(TypeError):
+        returns(len, (1,))  # no want: a forgotten want would have meant "returns None"
+    with pytest.raises(TypeError, match="kwargs must be a dict"):
+        returns(len, (), 1, kwargs=[("a", 1)])
+    with pytest.raises(ValueError, match="tolerance must be"):
+        returns(len, (), 1, tolerance=-1)
