@@ -15,10 +15,20 @@ notebook's. ``loops_started`` sees any of them start, whichever spelling started
     with loops_started() as started:
         await answer()
     started  # [] when the answer only awaited, else the loops that were set running
+
+An answer can also wait without awaiting: ``time.sleep``, ``requests.get`` called directly or
+``executor.map`` hold the loop's thread, and no other task runs until they return.
+``loop_turns`` sees that::
+
+    async with loop_turns() as turns:
+        before = len(turns)
+        await answer()
+        len(turns) == before  # True when no other task ran while the answer ran
 """
 
 from __future__ import annotations
 
+import asyncio
 import asyncio.events
 import contextlib
 import numbers
@@ -26,10 +36,11 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-__all__ = ["loops_started", "run_script", "show_lines"]
+__all__ = ["loop_turns", "loops_started", "run_script", "show_lines"]
 
 
 def show_lines(text: str, keep: int = 22) -> None:
@@ -101,3 +112,32 @@ def loops_started() -> Iterator[list[asyncio.AbstractEventLoop]]:
         yield started
     finally:
         asyncio.events._set_running_loop = original
+
+
+@contextlib.asynccontextmanager
+async def loop_turns(every: float = 0.005) -> AsyncIterator[list[float]]:
+    """Record each time the running loop let another task run, while the block runs.
+
+    A task of its own wakes every ``every`` seconds and appends the time
+    (``time.perf_counter()``) to the list this yields. Code that awaits something that really
+    waits lets it run; code that holds the loop's thread while it waits (``time.sleep``, a
+    blocking call, ``executor.map``) does not, so the list does not grow while it runs. The
+    task is cancelled when the block ends.
+    """
+    if isinstance(every, bool) or not isinstance(every, numbers.Real) or not 0 < every <= 1:
+        raise ValueError(f"every must be a number of seconds from 0 to 1, got {every!r}")
+    turns: list[float] = []
+
+    async def wake() -> None:
+        while True:
+            await asyncio.sleep(every)
+            turns.append(time.perf_counter())
+
+    task = asyncio.create_task(wake())
+    await asyncio.sleep(0)  # let it start
+    try:
+        yield turns
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -29,6 +29,8 @@ def expected_row(version: tuple[int, int, int]) -> dict[str, str]:
         outside = "quiet"
     return {
         "get_event_loop() outside a loop": outside,
+        # asyncio.run sets the current loop to None when it ends: no version makes a loop after that.
+        "get_event_loop() after asyncio.run()": NO_LOOP,
         "get_event_loop_policy()": "quiet" if version < (3, 14) else (
             "DeprecationWarning: 'asyncio.get_event_loop_policy' is deprecated and slated for removal in Python 3.16"),
         "asyncio.wait(coroutines)": WAIT_TYPE_ERROR if version >= (3, 11) else (
@@ -124,6 +126,20 @@ async def fixed_async_code(n):
 async def fixed_async_code(n):
     await asyncio.sleep(LATENCY)
     return [200] * n
+""",
+        # Threads of its own, waited for in the coroutine: all at once, but the loop's thread held.
+        """
+import concurrent.futures
+async def fixed_async_code(n):
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return [response.status_code for response in pool.map(get, [url] * n)]
+""",
+        # The request called directly in each task: the loop's thread held, one request at a time.
+        """
+async def fixed_async_code(n):
+    async def one():
+        return get(url).status_code
+    return list(await asyncio.gather(*(one() for _ in range(n))))
 """,
         # Shared state: a list kept between calls, so the second call returns too many.
         """
@@ -245,6 +261,11 @@ async def finish_order(delays):
     await asyncio.gather(*tasks)
     return order
 """,
+        # A tuple of the indexes, in finishing order.
+        """
+async def finish_order(delays):
+    return tuple([await next_done for next_done in asyncio.as_completed([job(i, d) for i, d in enumerate(delays)])])
+""",
     ],
 ]
 
@@ -265,8 +286,10 @@ def run03(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def few03(tmp_path_factory):
-    """The notebook executed with fewer requests than the default pool has threads."""
-    return execute(NOTEBOOKS / NAME, tmp_path_factory.mktemp("few03"), parameters={"N_REQUESTS": FEW})
+    """The notebook executed with fewer requests than the default pool has threads, a short latency
+    and a short PATIENCE: the scripts' time limit must leave a fresh Python time to start."""
+    return execute(NOTEBOOKS / NAME, tmp_path_factory.mktemp("few03"),
+                   parameters={"N_REQUESTS": FEW, "LATENCY": 0.05, "PATIENCE": 1})
 
 
 def cell_with(notebook: nbformat.NotebookNode, fragment: str) -> nbformat.NotebookNode:
@@ -327,14 +350,15 @@ def test_03_version_row_measured_now_is_the_tables_row_for_this_python(run03):
         for line in table.splitlines() if re.match(r"\| 3\.1\d ", line))}
     assert list(rows) == ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
     row = rows[f"{sys.version_info.major}.{sys.version_info.minor}"]
-    outside, policy, wait, script = (measured[key] for key in expected_row(sys.version_info[:3]))
+    outside, after_run, policy, wait, script = (measured[key] for key in expected_row(sys.version_info[:3]))
     if sys.version_info[:3] >= (3, 10, 10) and not (3, 11) <= sys.version_info[:3] < (3, 11, 2):
         assert row[1].split(" (")[0] == outside
-    assert row[2] == policy
-    assert row[3].startswith(wait.split(":")[0])
-    assert script.split(":")[0] in row[4] or script == row[4] == "runs to the end"
+    assert row[2] == after_run
+    assert row[3] == policy
+    assert row[4].startswith(wait.split(":")[0])
+    assert script.split(":")[0] in row[5] or script == row[5] == "runs to the end"
     if script.startswith("stops"):
-        assert script.split(": ", 1)[1].split(":")[0] in row[4]
+        assert script.split(": ", 1)[1].split(":")[0] in row[5]
 
 
 def test_03_orphaned_tasks_verdict_when_they_fill_the_pool(run03):
@@ -359,14 +383,16 @@ def test_03_orphaned_tasks_verdict_when_threads_are_free(few03):
     # The verdict follows the times it printed; neither branch blames the orphans. (On a busy machine
     # the request can take longer than the one timed alone, and the cell says so.)
     took, alone = number(r"one request took ([\d.]+) s after the error", said), number(r", ([\d.]+) s alone", said)
-    free, busy = "it did not wait for a thread: one was free", f"yet {DEFAULT_WORKERS - FEW} threads were free"
+    free, busy = "it did not wait for a thread: one was free", f"though {DEFAULT_WORKERS - FEW} threads were free"
     if abs(took - 1.5 * alone) < 0.015:  # too close to tell from times printed to 0.01 s
         assert free in said or busy in said
     else:
         assert (free if took < 1.5 * alone else busy) in said
     assert "queued behind" not in said
-    assert [output.evalue for output in errors_in(few03)][:2] == [
-        "This event loop is already running", "Cannot close a running event loop"]
+    # Every error is one the notebook teaches: no script stopped by its time limit (PATIENCE is short here).
+    assert [output.evalue for output in errors_in(few03)] == [
+        "This event loop is already running", "Cannot close a running event loop", rerun_error()]
+    assert printed(cell_with(few03, "post_run = run_post(")).count("--- exit code") == 1
 
 
 def test_03_as_completed_with_async_for_from_3_13(run03):
@@ -408,7 +434,7 @@ def test_03_never_awaited_warnings_show_where_the_text_explains_them(run03):
 def test_03_script_output_shows_whole_lines(run03):
     notebook, _ = run03
     runs = [cell for cell in notebook.cells if cell.cell_type == "code" and "run_post(" in cell.source
-            and not cell.source.startswith("def ")]
+            and "def run_post" not in cell.source]
     assert len(runs) == 3
     for cell in runs:
         for line in printed(cell).splitlines():
@@ -460,6 +486,34 @@ def test_03_checks_accept_the_solution_and_say_not_yet_to_the_starter_and_each_w
 def test_03_checks_say_why_the_issues_wrong_answers_are_wrong(verdicts):
     said = {source.strip().splitlines()[1].strip(): verdict for source, verdict in verdicts[0]["wrong"]}
     assert "it set an event loop running" in said["loop = asyncio.new_event_loop()"]
+    (own_pool,) = [verdict for source, verdict in verdicts[0]["wrong"] if "ThreadPoolExecutor" in source]
+    assert "it held the loop's thread" in own_pool
     said = [verdict for _, verdict in verdicts[1]["wrong"]]
     assert "raised TimeoutError" in said[3] and "Traceback" not in said[3]  # as_completed(timeout=max(delays))
     assert "the jobs finished in the order [1, 3, 4, 0, 2]" in said[2]  # gather, sorted by delay
+
+
+def test_loop_turns_sees_a_held_loop_thread_and_refuses_a_bad_interval():
+    import asyncio
+    import time
+
+    from helpers.loops import loop_turns
+
+    async def turns_while_held_and_while_awaiting():
+        async with loop_turns() as turns:
+            before = len(turns)
+            time.sleep(0.05)  # holds the loop's thread: its task cannot wake
+            held = len(turns) - before
+            before = len(turns)
+            await asyncio.sleep(0.05)  # its task's earlier deadline comes first
+            return held, len(turns) - before
+
+    held, awaited = asyncio.run(turns_while_held_and_while_awaiting())
+    assert held == 0 and awaited >= 1
+
+    async def bad_interval():
+        async with loop_turns(every=0):
+            pass
+
+    with pytest.raises(ValueError, match=r"every must be a number of seconds from 0 to 1, got 0"):
+        asyncio.run(bad_interval())
