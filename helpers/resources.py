@@ -10,7 +10,8 @@ peaks::
         ...  # the requests
     print(tracked.usage)  # 1,000 threads: peak 1,003 threads (3 before), memory +38.2 MiB
 
-The numbers come from psutil, which reads them the same way on Linux, macOS and Windows.
+The numbers come from psutil, which gives the same two readings on Linux, macOS and Windows
+(each read the operating system's own way).
 
 Two limits that decide how much a notebook can run at once are read or raised here too:
 ``default_workers()``, the default thread pool's size, and ``raise_open_file_limit()``, the
@@ -19,7 +20,9 @@ number of files (sockets among them) this process may hold open.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -169,6 +172,22 @@ class OpenFileLimit:
         return f"open-file limit {self.limit:,}{raised}"
 
 
+def _max_files_per_process() -> int | None:
+    """macOS's ``kern.maxfilesperproc``, the most files the kernel lets one process open; None
+    elsewhere, or where it cannot be read."""
+    if sys.platform != "darwin":
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        value = ctypes.c_int(0)
+        size = ctypes.c_size_t(ctypes.sizeof(value))
+        failed = libc.sysctlbyname(b"kern.maxfilesperproc", ctypes.byref(value), ctypes.byref(size), None,
+                                   ctypes.c_size_t(0))
+    except (OSError, AttributeError):
+        return None
+    return value.value if failed == 0 and value.value > 0 else None
+
+
 def _set_soft_limit(soft: int, hard: int) -> bool:
     """Ask for a soft open-file limit of ``soft``; True if the system took it."""
     try:
@@ -183,14 +202,16 @@ def raise_open_file_limit() -> OpenFileLimit:
 
     Every connection is an open file. The usual soft limit (1,024 on Linux, 256 on macOS) is far
     below what a thousand requests at once need, and an unprivileged process may raise it as far
-    as its hard limit (``ulimit -Hn``). macOS has one more bound: for a process that is not
-    root, it refuses (EINVAL, which Python raises as ValueError) a soft limit above the
-    ``kern.maxfilesperproc`` setting (XNU's ``kern_resource.c``), while the hard limit often
-    reads unlimited. 10,240 is a common value of that setting, not a ceiling: an administrator
-    may set it higher or lower (``sysctl kern.maxfilesperproc`` shows it). So where the hard
-    limit is refused, the highest value the system accepts is found by halving the gap, one
-    call to ``setrlimit`` per halving (21 in all where the hard limit reads unlimited). It never
-    lowers the limit.
+    as its hard limit (``ulimit -Hn``). macOS has one more bound, the ``kern.maxfilesperproc``
+    setting (``sysctl kern.maxfilesperproc`` shows it; 10,240 is a common value, and an
+    administrator may change it), while the hard limit often reads unlimited. Since macOS 11
+    (XNU 7195, ``bsd/kern/kern_resource.c``) ``setrlimit`` accepts a soft limit above that
+    setting and the kernel silently holds the process to the setting; before, it refused such a
+    soft limit (EINVAL, which Python raises as ValueError) or lowered it. Either way, a limit
+    read back above the setting would overstate what the process can open, so on macOS the
+    target is the setting itself. Where a target is still refused, the highest value the system
+    accepts is found by halving the gap, one call to ``setrlimit`` per halving (21 in all where
+    the hard limit reads unlimited and the setting cannot be read). It never lowers the limit.
     """
     if resource is None:
         return OpenFileLimit(found=None, limit=None)
@@ -198,6 +219,9 @@ def raise_open_file_limit() -> OpenFileLimit:
     if soft == resource.RLIM_INFINITY:
         return OpenFileLimit(found=soft, limit=soft)
     target = UNLIMITED_TARGET if hard == resource.RLIM_INFINITY else hard
+    bound = _max_files_per_process()
+    if bound is not None:
+        target = min(target, bound)
     if target > soft and not _set_soft_limit(target, hard):
         accepted, refused = soft, target  # the limit stays at the last value accepted
         while refused - accepted > 1:

@@ -171,3 +171,42 @@ def test_without_an_open_file_limit_it_says_so(monkeypatch):
     raised = raise_open_file_limit()
     assert (raised.found, raised.limit, raised.raised) == (None, None, False)
     assert str(raised) == "no open-file limit to read here (Windows)"
+
+
+class AcceptsAnything(FakeLimits):
+    """RLIMIT_NOFILE as macOS 11 and later treat it: any soft limit up to the hard one is taken
+    and read back, while the kernel holds the process to kern.maxfilesperproc."""
+
+    def setrlimit(self, which, limits):
+        self.asked.append(limits[0])
+        self.soft = limits[0]
+
+
+@pytest.mark.skipif(resource is None, reason="Unix only")
+def test_on_macos_the_limit_goes_to_kern_maxfilesperproc_not_past_it(monkeypatch):
+    fake = AcceptsAnything(soft=256, hard=resource.RLIM_INFINITY, bound=None)
+    monkeypatch.setattr(resource, "getrlimit", fake.getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", fake.setrlimit)
+    monkeypatch.setattr("helpers.resources._max_files_per_process", lambda: 10_240)
+    raised = raise_open_file_limit()
+    assert (raised.found, raised.limit, fake.asked) == (256, 10_240, [10_240])
+    assert str(raised) == "open-file limit 10,240, raised from 256"
+
+
+@pytest.mark.skipif(resource is None, reason="Unix only")
+def test_a_macos_bound_below_the_soft_limit_never_lowers_it(monkeypatch):
+    fake = AcceptsAnything(soft=20_000, hard=resource.RLIM_INFINITY, bound=None)
+    monkeypatch.setattr(resource, "getrlimit", fake.getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", fake.setrlimit)
+    monkeypatch.setattr("helpers.resources._max_files_per_process", lambda: 10_240)
+    assert (raise_open_file_limit().limit, fake.asked) == (20_000, [])
+
+
+def test_kern_maxfilesperproc_is_read_on_macos_only():
+    from helpers.resources import _max_files_per_process
+
+    bound = _max_files_per_process()
+    if sys.platform == "darwin":
+        assert isinstance(bound, int) and bound > 0
+    else:
+        assert bound is None
