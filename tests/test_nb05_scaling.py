@@ -242,6 +242,16 @@ async def fetch_politely(target, n_requests, k):
         return list(await asyncio.gather(*(get_status(session, target) for _ in range(n_requests))))
 """,
         """
+# batches of k, one after another (each batch waits for its slowest)
+async def fetch_politely(target, n_requests, k):
+    statuses = []
+    async with aiohttp.ClientSession() as session:
+        for start in range(0, n_requests, k):
+            batch = range(start, min(start + k, n_requests))
+            statuses += await asyncio.gather(*(get_status(session, target) for _ in batch))
+    return statuses
+""",
+        """
 # acquire and release by hand, and tasks made first
 async def fetch_politely(target, n_requests, k):
     limit = asyncio.Semaphore(k)
