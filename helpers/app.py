@@ -6,8 +6,8 @@ default and meaning. The server reads a query string with that table and ``url_f
 with it, so a new parameter is a new row, plus the code in ``LatencyApp.answer`` that acts on it.
 A malformed value is answered with 400 and a one-line reason. ``GET /stats`` returns what the
 server has served, as JSON (``/stats?client=NAME``: one client's); ``POST /stats/reset`` starts
-the counts again; ``GET /stats/clients`` lists every named client with the requests it has sent
-since its first, for a teacher to see who is working.
+the counts again; ``GET /stats/clients`` lists every named client (up to 10,000, the most recently seen)
+with the requests it has had answered since its first, for a teacher to see who is working.
 
 It is itself an asyncio program: a thousand waiting requests are a thousand
 ``await asyncio.sleep(...)`` on one thread, which keeps its timing accurate where a thread per
@@ -130,7 +130,8 @@ BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
 def _together(values: Mapping[str, Any]) -> str | None:
-    """Why settings that are each fine cannot go together, or None: one answer takes MAX_DELAY at most."""
+    """Why settings that are each fine cannot go together, or None: a trickled body takes
+    MAX_DELAY at most (the wait before it, delay plus jitter, is bounded on its own)."""
     trickle, size = values["trickle"], values["size"]
     if trickle * max(size - 1, 0) > MAX_DELAY:
         return f"trickle * (size - 1) must be at most {MAX_DELAY:g} seconds, got {trickle:g} * {size - 1}"
@@ -333,8 +334,8 @@ class LatencyApp:
         return web.json_response(dataclasses.asdict(counts.stats()), headers={WORKER_PID_HEADER: str(os.getpid())})
 
     async def show_clients(self, request: web.Request) -> web.Response:
-        """Every named client, for a teacher: how many requests each has sent since its first
-        (its own resets do not touch this) and how many it has waiting now."""
+        """Every named client, for a teacher: how many of its requests have been answered since its
+        first (its own resets do not touch this) and how many it has waiting now."""
         clients = {name: {"served": counts.served_ever, "in_flight": counts.in_flight}
                    for name, counts in self.clients.items()}
         return web.json_response(clients, headers={WORKER_PID_HEADER: str(os.getpid())})

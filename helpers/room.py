@@ -92,11 +92,12 @@ class Doorkeeper:
 
     asyncio's own accept loop, out of descriptors, leaves connections queued unseen in the
     backlog until the client gives up; worse, it retries the failed accept up to ``backlog``
-    times on each wake and logs a traceback for each (python/cpython#151615): hundreds of
-    megabytes a minute and a busy core. Here every waiting connection is accepted at once. The
-    kernel gives each the lowest free descriptor number, so a number at or past ``ceiling``
-    means every descriptor below it is in use: that connection is answered 503 and closed on
-    the spot, and the spare descriptors above the ceiling are never all taken.
+    times on each wake and logs a traceback for each (python/cpython#151615; its fix is not in
+    3.10 to 3.15.2): hundreds of megabytes a minute and a busy core. Here every waiting
+    connection is accepted at once. The kernel gives each the lowest free descriptor number, so
+    a number at or past ``ceiling`` means every descriptor below it is in use: that connection
+    is answered 503 and closed on the spot, and the spare descriptors above the ceiling are
+    never all taken.
     """
 
     def __init__(
