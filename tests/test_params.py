@@ -28,6 +28,7 @@ def test_good_values_pass_quietly(capsys):
     ({"LATENCY": -1}, "LATENCY must be a number of seconds from 0.01 to 10, got -1."),
     ({"LATENCY": float("nan")}, "LATENCY must be a number of seconds"),
     ({"PATIENCE": 0}, "PATIENCE must be a number of seconds from 0.1 to 300, got 0."),
+    ({"LATENCY": 10**400}, "LATENCY must be a number of seconds from 0.01 to 10, got 1000"),
     ({"URL": "example.com"}, "URL must be None (the local server) or an address such as 'https://example.com', got 'example.com'"),
     ({"URL": 1}, "URL must be None"),
     ({"SWEEP": ([], counts(1, 10))}, "SWEEP must be a list of whole numbers, each from 1 to 10, got []"),
