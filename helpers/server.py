@@ -158,8 +158,8 @@ class LatencyServer(_Endpoint):
             requests.get(server.url)
 
     The child runs in a process of its own (``python -m helpers.room --child``), so its work
-    never competes with the notebook's threads for the GIL and never distorts what the notebook
-    measures. It watches a pipe from this process and exits as soon as that pipe closes: when
+    never competes with the notebook's threads for the GIL (it still shares the machine's CPUs:
+    on a busy laptop its answers can come late, by as much as it waits for a core). It watches a pipe from this process and exits as soon as that pipe closes: when
     ``stop()`` is called, when the object is garbage-collected (so a cell that starts a new
     server and is run twice leaves one server, not two), and when the Python process that
     started it exits or is killed, even with SIGKILL.
