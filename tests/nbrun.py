@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import nbformat.v4
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from helpers.resources import default_workers
 from tools.notebooks import SMALL, client_for, prepare, small_parameters
@@ -66,6 +67,30 @@ def move_slider(client: NotebookClient, notebook: nbformat.NotebookNode, name: s
     model_id = run_code(client, notebook, f"print({name}.model_id)").strip()
     update = {"method": "update", "state": {"value": value}, "buffer_paths": []}
     client.kc.shell_channel.send(client.kc.session.msg("comm_msg", {"comm_id": model_id, "data": update}))
+
+
+def set_up_index(notebook: nbformat.NotebookNode) -> int:
+    """The index of the set-up cell: the code cell under the heading "## Set-up"."""
+    heading = next(index for index, cell in enumerate(notebook.cells)
+                   if cell.cell_type == "markdown" and cell.source.startswith("## Set-up"))
+    return next(index for index in range(heading, len(notebook.cells)) if notebook.cells[index].cell_type == "code")
+
+
+def run_until_set_up(path: Path, tmp_path: Path, parameters: dict) -> tuple[nbformat.NotebookNode, int, int]:
+    """Run the notebook with ``parameters`` up to and including its set-up cell, stopping at an
+    error. Returns the notebook, the set-up cell's index and the index of the cell that failed
+    (or -1)."""
+    notebook = prepare(path, {**small_parameters(path.name), **parameters})
+    set_up = set_up_index(notebook)
+    client = client_for(notebook, tmp_path, timeout=120)
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells[:set_up + 1]):
+            if cell.cell_type == "code":
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError:
+                    return notebook, set_up, index
+    return notebook, set_up, -1
 
 
 def solution_after(notebook: nbformat.NotebookNode, index: int) -> str:
@@ -176,14 +201,20 @@ def try_answers(name: str, tmp_path: Path, wrong_answers: list[list[str]],
     return seen
 
 
+def verdict_line(said: str) -> str:
+    """The verdict a check printed: its last line (an answer may print lines of its own first)."""
+    lines = said.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def assert_judged_rightly(verdict: dict) -> None:
     """One exercise's check said 'Not yet' to its starter and every wrong answer, 'Correct' to its
     solution and to every right answer written differently."""
     assert len(verdict["wrong"]) >= 2, "an exercise needs at least two wrong answers to try"
-    assert verdict["starter"].startswith("Not yet"), verdict["starter"]
+    assert verdict_line(verdict["starter"]).startswith("Not yet"), verdict["starter"]
     ((_, said),) = verdict["solution"]
-    assert said.startswith("Correct"), said
-    passed = [(source, said) for source, said in verdict["wrong"] if not said.startswith("Not yet")]
+    assert verdict_line(said).startswith("Correct"), said
+    passed = [(source, said) for source, said in verdict["wrong"] if not verdict_line(said).startswith("Not yet")]
     assert passed == [], passed
-    refused = [(source, said) for source, said in verdict["right"] if not said.startswith("Correct")]
+    refused = [(source, said) for source, said in verdict["right"] if not verdict_line(said).startswith("Correct")]
     assert refused == [], refused

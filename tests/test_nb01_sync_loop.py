@@ -8,9 +8,8 @@ import pytest
 
 from nbrun import (
     LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, check_live_redraw, execute, move_slider, number,
-    printed, run_code, text_of,
+    printed, run_code, run_until_set_up, text_of,
 )
-from test_notebooks import run_until_set_up
 
 NOTEBOOK = NAME = "01_sync_loop.ipynb"  # NAME: for the shared verdicts fixture
 # Plausible wrong answers for each exercise, in the notebook's order: its check must say "Not yet".

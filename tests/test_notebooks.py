@@ -8,10 +8,9 @@ import sys
 
 import nbformat
 import pytest
-from nbclient.exceptions import CellExecutionError
 
-from nbrun import NOTEBOOKS, errors_in, execute, printed, tagged
-from tools.notebooks import client_for, prepare, small_parameters
+from nbrun import NOTEBOOKS, errors_in, execute, printed, run_until_set_up, tagged
+from tools.notebooks import client_for
 
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 EXPECTED_ERRORS = {  # the error each raises-exception cell must show, in order
@@ -93,30 +92,6 @@ def test_no_code_cell_is_over_30_lines(path):
     long = [(index, len(cell.source.splitlines())) for index, cell in enumerate(notebook.cells)
             if cell.cell_type == "code" and len(cell.source.splitlines()) > 30]
     assert long == [], "cells over 30 lines (index, lines): split them, or move plumbing to helpers/"
-
-
-def set_up_index(notebook: nbformat.NotebookNode) -> int:
-    """The index of the set-up cell: the code cell under the heading "## Set-up"."""
-    heading = next(index for index, cell in enumerate(notebook.cells)
-                   if cell.cell_type == "markdown" and cell.source.startswith("## Set-up"))
-    return next(index for index in range(heading, len(notebook.cells)) if notebook.cells[index].cell_type == "code")
-
-
-def run_until_set_up(path, tmp_path, parameters: dict) -> tuple[nbformat.NotebookNode, int, int]:
-    """Run the notebook with ``parameters`` up to and including its set-up cell, stopping at an
-    error. Returns the notebook, the set-up cell's index and the index of the cell that failed
-    (or -1)."""
-    notebook = prepare(path, {**small_parameters(path.name), **parameters})
-    set_up = set_up_index(notebook)
-    client = client_for(notebook, tmp_path, timeout=120)
-    with client.setup_kernel():
-        for index, cell in enumerate(notebook.cells[:set_up + 1]):
-            if cell.cell_type == "code":
-                try:
-                    client.execute_cell(cell, index)
-                except CellExecutionError:
-                    return notebook, set_up, index
-    return notebook, set_up, -1
 
 
 BAD_PARAMETERS = [  # two a notebook, so that each of the common mistakes is tried somewhere
