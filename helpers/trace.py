@@ -28,7 +28,9 @@ interrupted. A proxy of a task that outlives the block stops recording and only 
 on, so the task's results, exceptions and cancellation are never changed. Keyword arguments that
 ``create_task`` passes to a task factory (``context`` from Python 3.11; from 3.14 every one it is
 given, ``name`` and ``eager_start`` too) go on unchanged to the factory that was there, or to
-``asyncio.Task``.
+``asyncio.Task``. A task made by calling ``asyncio.Task(...)`` itself reaches no factory and is
+not traced: aiohttp makes its host-name lookups that way on Python 3.12 and 3.13 (to start them
+eagerly), and with ``create_task(..., eager_start=True)`` from 3.14, where the trace sees them.
 
 Python 3.14 also looks into a loop from outside: ``python -m asyncio ps PID`` and ``pstree PID``
 list another program's tasks and who awaits whom. ``program()`` runs a small program to look at,

@@ -471,6 +471,23 @@ def test_a_traced_task_still_shows_who_awaits_it_in_the_call_graph():
     assert [task.name for task in trace.tasks] == ["outer task", "inner task"]
 
 
+@pytest.mark.skipif((3, 12) <= sys.version_info < (3, 14),
+                    reason="on 3.12 and 3.13 aiohttp makes its lookup task with asyncio.Task itself, which no factory sees")
+def test_aiohttp_s_host_name_lookup_task_is_traced(server):
+    """From 3.14 aiohttp starts it with create_task(..., eager_start=True): the keyword passes through."""
+    import aiohttp
+
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            with trace_loop() as trace:
+                named = server.url.replace("127.0.0.1", "localhost")  # a host name, looked up (here, /etc/hosts)
+                async with session.get(named, timeout=aiohttp.ClientTimeout(10)) as got:
+                    await got.read()
+        return trace
+
+    assert "_resolve_host_with_throttle" in [task.coroutine for task in asyncio.run(main()).tasks]
+
+
 # --- another program, seen from outside ---------------------------------------------------------
 
 STUCK = """\
