@@ -24,6 +24,13 @@ An answer can also wait without awaiting: ``time.sleep``, ``requests.get`` calle
         before = len(turns)
         await answer()
         len(turns) == before  # True when no other task ran while the answer ran
+
+``calls_counted`` counts an answer's requests and how many ran at once, without the
+server's help (a real site counts nothing for us)::
+
+    with calls_counted(requests, "get") as calls:
+        await answer()
+    calls.made, calls.peak  # requests.get calls, and the most running at once
 """
 
 from __future__ import annotations
@@ -31,16 +38,18 @@ from __future__ import annotations
 import asyncio
 import asyncio.events
 import contextlib
+import functools
 import numbers
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-__all__ = ["loop_turns", "loops_started", "run_script", "show_lines"]
+__all__ = ["CallCount", "calls_counted", "loop_turns", "loops_started", "run_script", "show_lines"]
 
 
 def show_lines(text: str, keep: int = 22) -> None:
@@ -141,3 +150,44 @@ async def loop_turns(every: float = 0.005) -> AsyncIterator[list[float]]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class CallCount:
+    """The calls made to a function ``calls_counted`` wraps: ``made`` in all, ``running`` now,
+    and ``peak``, the most that ran at once, in any thread."""
+
+    def __init__(self) -> None:
+        self.made = self.running = self.peak = 0
+        self.lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def calls_counted(owner: object, name: str) -> Iterator[CallCount]:
+    """Count the calls to ``owner.name`` (``requests.get``, say) while the block runs.
+
+    The attribute is replaced by a wrapper that counts each call as it starts and ends, in
+    whatever thread it runs (a pool's, for ``run_in_executor``), and put back when the block
+    ends. Code that looks the attribute up when it calls it (``requests.get(...)``, or a
+    function that does) is counted; a reference taken before the block is not.
+    """
+    if not isinstance(name, str) or not callable(getattr(owner, name, None)):
+        raise ValueError(f"name must name a function of {owner!r}, got {name!r}")
+    original, count = getattr(owner, name), CallCount()
+
+    @functools.wraps(original)
+    def counting(*args: object, **kwargs: object) -> object:
+        with count.lock:
+            count.made += 1
+            count.running += 1
+            count.peak = max(count.peak, count.running)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with count.lock:
+                count.running -= 1
+
+    setattr(owner, name, counting)
+    try:
+        yield count
+    finally:
+        setattr(owner, name, original)

@@ -99,7 +99,7 @@ async def fixed_async_code(n):
     completed_tasks, _ = await asyncio.wait(tasks)
     return {task.result()[0] for task in completed_tasks}
 """,
-        # One request after another: right statuses, the post's point lost (caught by the time bound).
+        # One request after another: right statuses, the post's point lost (one at a time, counted by the check).
         """
 async def fixed_async_code(n):
     loop = asyncio.get_running_loop()
@@ -121,7 +121,7 @@ async def fixed_async_code(n):
     completed_tasks, _ = await asyncio.wait(tasks)
     return [200] * n if all(task.result()[0] == 200 for task in completed_tasks) else []
 """,
-        # No request at all: the statuses made up, a latency slept (the server's count shows it).
+        # No request at all: the statuses made up, a latency slept (the check counts no requests.get).
         """
 async def fixed_async_code(n):
     await asyncio.sleep(LATENCY)
@@ -486,8 +486,13 @@ def test_03_checks_accept_the_solution_and_say_not_yet_to_the_starter_and_each_w
 def test_03_checks_say_why_the_issues_wrong_answers_are_wrong(verdicts):
     said = {source.strip().splitlines()[1].strip(): verdict for source, verdict in verdicts[0]["wrong"]}
     assert "it set an event loop running" in said["loop = asyncio.new_event_loop()"]
+    assert "returned None" in verdicts[0]["starter"]  # the starter is told what it returned, not more
     (own_pool,) = [verdict for source, verdict in verdicts[0]["wrong"] if "ThreadPoolExecutor" in source]
     assert "it held the loop's thread" in own_pool
+    # One after another: the check counts the requests itself, as it must on a real site, where the
+    # server counts nothing for us, and a fast site's times could pass for waves of the pool.
+    (one_by_one,) = [verdict for source, verdict in verdicts[0]["wrong"] if "(await get_response(loop))[0]" in source]
+    assert "at most 1 at once" in one_by_one
     said = [verdict for _, verdict in verdicts[1]["wrong"]]
     assert "raised TimeoutError" in said[3] and "Traceback" not in said[3]  # as_completed(timeout=max(delays))
     assert "the jobs finished in the order [1, 3, 4, 0, 2]" in said[2]  # gather, sorted by delay
@@ -517,3 +522,30 @@ def test_loop_turns_sees_a_held_loop_thread_and_refuses_a_bad_interval():
 
     with pytest.raises(ValueError, match=r"every must be a number of seconds from 0 to 1, got 0"):
         asyncio.run(bad_interval())
+
+
+def test_calls_counted_counts_calls_in_pool_threads_and_puts_the_function_back():
+    import asyncio
+    import time
+    import types
+
+    from helpers.loops import calls_counted
+
+    owner = types.SimpleNamespace(wait=time.sleep)
+
+    async def at_once_then_one_by_one():
+        loop = asyncio.get_running_loop()
+        with calls_counted(owner, "wait") as together:
+            await asyncio.gather(*(loop.run_in_executor(None, owner.wait, 0.5) for _ in range(3)))
+        with calls_counted(owner, "wait") as apart:
+            for _ in range(3):
+                await loop.run_in_executor(None, owner.wait, 0.01)
+        return together, apart
+
+    together, apart = asyncio.run(at_once_then_one_by_one())
+    assert (together.made, together.peak, together.running) == (3, 3, 0)
+    assert (apart.made, apart.peak) == (3, 1)
+    assert owner.wait is time.sleep
+    with pytest.raises(ValueError, match="name must name a function"):
+        with calls_counted(owner, "missing"):
+            pass
