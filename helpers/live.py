@@ -139,18 +139,20 @@ class LiveChart:
         """The controls' values, in the order the controls were given."""
         return tuple(control.value for control in self.controls)
 
-    def follow(self, draw: Callable[..., Any]) -> Any:
+    def follow(self, draw: Callable[..., Any], *, now: bool = True) -> Any:
         """Call ``draw(*values)`` now and again each time a control is released.
 
         ``draw`` is a plain function; it runs where the widget's callback runs and holds that
         thread until it returns. Returns what the first call returned; an error in it is
-        raised here. An error in a later call is shown under the chart instead.
+        raised here. An error in a later call is shown under the chart instead. With
+        ``now=False`` the first call waits for the first release (for a chart already shown
+        with ``show``, whose run would only be repeated), and None is returned.
         """
         if inspect.iscoroutinefunction(draw) or not callable(draw):
             raise TypeError(f"draw must be a plain function (for an async def, await follow_async), "
                             f"got {draw!r}")
         self._start_following(draw, lambda _change: self._draw(draw, first=False))
-        return self._draw(draw, first=True)
+        return self._draw(draw, first=True) if now else None
 
     async def follow_async(self, redraw: Callable[..., Coroutine]) -> Any:
         """Run ``redraw(*values)`` now and again each time a control is released.

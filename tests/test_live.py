@@ -97,6 +97,17 @@ def test_follow_draws_now_and_again_on_each_release_with_the_controls_values():
     assert calls == [(3, 0.3), (40, 0.3), (40, 0.5)]
 
 
+def test_follow_now_false_waits_for_the_first_release():
+    """For a chart already drawn from a run the notebook has (01): no run is repeated."""
+    count, delay = sliders()
+    live = LiveChart(count, delay)
+    calls = []
+    assert live.follow(lambda n_requests, latency: calls.append((n_requests, latency)), now=False) is None
+    assert calls == []
+    count.value = 7
+    assert calls == [(7, 0.3)]
+
+
 def test_follow_says_at_once_that_it_redraws_and_counts_requests_as_they_finish():
     count, delay = sliders()
     live = LiveChart(count, delay)

@@ -171,5 +171,4 @@ def test_01_says_how_long_its_sync_loops_will_take_before_they_start(tmp_path):
     notebook, set_up, failed = run_until_set_up(NOTEBOOKS / NOTEBOOK, tmp_path, {"N_REQUESTS": 1000, "LATENCY": 2})
     assert failed == -1
     assert printed(notebook.cells[set_up]).startswith(
-        "This will take about 1.7 hours: the sync loop runs three times: the post's, the recorded one "
-        "and the live chart's first drawing.")
+        "This will take about 67 min: the sync loop runs twice: the post's and the recorded one.")
