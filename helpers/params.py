@@ -121,16 +121,17 @@ KNOWN = {
 
 
 def check_parameters(**given: Any) -> None:
-    """Check each parameter by its name's rule (``KNOWN``), or by the rule given with it.
+    """Check each parameter by the rule given with it, or else by its name's rule (``KNOWN``).
 
-    A parameter the series does not know is passed as ``NAME=(value, rule)``. The first value
+    A parameter the series does not know, or one a notebook narrows, is passed as
+    ``NAME=(value, rule)``. The first value
     that breaks its rule raises ``ParameterError``, which names it and says what to change.
     """
     for name, value in given.items():
-        if name in KNOWN:
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], Rule):
+            value[1](name, value[0])  # a notebook's own rule, which may be narrower than KNOWN's
+        elif name in KNOWN:
             KNOWN[name](name, value)
-        elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], Rule):
-            value[1](name, value[0])
         else:
             raise TypeError(f"{name} is not a parameter the series knows: pass {name}=(value, rule), "
                             "with a rule such as whole(1, 100)")

@@ -67,3 +67,8 @@ def test_a_long_wait_is_announced_and_a_short_one_is_not(capsys):
     for bad in (-1, "10", float("inf")):
         with pytest.raises(ValueError, match="estimate must be"):
             expect_wait(bad, "x")
+
+
+def test_a_notebooks_own_rule_wins_over_the_known_one():
+    with pytest.raises(ParameterError, match="N_REQUESTS must be a whole number from 1 to 5, got 20"):
+        check_parameters(N_REQUESTS=(20, whole(1, 5)))
