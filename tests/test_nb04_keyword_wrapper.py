@@ -40,7 +40,10 @@ WRONG_REASONS = {
          "(read timeout=0.2)"),
         ("def make_call(url, timeout, stream):  # the notebook's server, not the url given\n"
          "    return functools.partial(requests.get, server.url, timeout=timeout, stream=stream)\n",
-         "the first call returned 200 at once"),
+         "the first call reached a server answering after 0.1 s, not the url given"),
+        ("def make_call(url, timeout, stream):  # the check's first url typed in, the argument ignored\n"
+         "    return functools.partial(requests.get, server.url_for(delay=0.35), timeout=timeout, stream=stream)\n",
+         "a server answering after 0.35 s, not from the url given"),
         ("def make_call(url, timeout, stream):\n    return lambda: requests.get(url)\n", "answered 200"),
         ("def make_call(url, timeout, stream):  # gives up too early\n"
          "    return functools.partial(requests.get, url, timeout=timeout / 2, stream=stream)\n",
@@ -108,6 +111,10 @@ WRONG_REASONS = {
          "    left = list(delays)\n"
          "    return [lambda: requests.get(server.url_for(delay=left.pop(0)), timeout=PATIENCE) for _ in delays]\n",
          "raised IndexError"),
+        ("def fixed_calls(delays):  # the callables empty the caller's list as they are called\n"
+         "    return [lambda delay=delay: (delay in delays and delays.remove(delay),\n"
+         "                                 requests.get(server.url_for(delay=delay), timeout=PATIENCE))[1]\n"
+         "            for delay in delays]\n", "calling the callables changed delays to []"),
         ("fixed_calls = [lambda delay=delay: requests.get(server.url_for(delay=delay), timeout=PATIENCE)\n"
          "               for delay in wanted]\n", "raised TypeError"),
     ],
@@ -123,6 +130,9 @@ RIGHT_ANSWERS = [
         "    return requests_wrapper\n",
         "def make_call(url, timeout, stream):\n    return lambda: requests.get(url, timeout=timeout, stream=stream)\n",
         "make_call = lambda url, timeout, stream: functools.partial(requests.get, url=url, timeout=timeout, stream=stream)\n",
+        "def make_call(url, timeout, stream):  # a session of its own, and a (connect, read) timeout\n"
+        "    session = requests.Session()\n"
+        "    return functools.partial(session.get, url, timeout=(timeout, timeout), stream=stream)\n",
         "class make_call:\n"
         "    def __init__(self, url, timeout, stream):\n"
         "        self.url, self.timeout, self.stream = url, timeout, stream\n\n"
@@ -230,6 +240,34 @@ def test_04_prose_claims_nothing_the_post_does_not_show(executed):
     assert "nothing waits longer than the timeout" not in prose
     assert "own `timeout=` stops the request" not in prose
     assert "shows no output for that version" in prose
+    assert "over 5 s is rounded" not in prose and "a `total` of 5 s or more" in prose  # aiohttp ceils at >= 5
+    assert "debug and error messages show a partial" not in prose  # run_in_executor's function is never shown
+    assert "*between*" not in prose  # no emphasis added inside requests' own words
+
+
+def test_04_aiohttp_rounds_a_total_of_5_s_or_more_up_to_the_loops_next_second():
+    """What 04 says of ClientTimeout's ceil_threshold, on the installed aiohttp: the deadline of a
+    total at or above the threshold (5 s by default) is rounded up to a whole second of loop.time()."""
+    import asyncio
+    import math
+
+    import aiohttp
+    from aiohttp.helpers import TimeoutHandle
+
+    assert aiohttp.ClientTimeout().ceil_threshold == 5
+
+    async def deadline(total: float) -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        before = loop.time()  # read before the handle reads it: its deadline is at least before + total
+        handle = TimeoutHandle(loop, total, ceil_threshold=5).start()
+        handle.cancel()
+        return before, handle.when()
+
+    for total in (5, 5.2, 30):
+        now, when = asyncio.run(deadline(total))
+        assert when == math.ceil(when) and now + total <= when < now + total + 1.05  # up to a second late
+    now, when = asyncio.run(deadline(4.9))
+    assert when == pytest.approx(now + 4.9, abs=0.05)  # under the threshold: not rounded
 
 
 @pytest.mark.parametrize("exercise", sorted(WRONG_REASONS))
