@@ -87,18 +87,28 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _same_kind(got: Any, want: Any) -> bool:
+    """A number for a number (never a bool), a list or tuple for either, any dict for a dict, a
+    set or frozenset for either; anything else of ``want``'s own type."""
+    for kinds in ((tuple, list), (dict,), (set, frozenset)):
+        if isinstance(want, kinds):
+            return isinstance(got, kinds)
+    return _is_number(got) if _is_number(want) else type(got) is type(want)
+
+
 def _same(got: Any, want: Any, tolerance: float) -> bool:
     """``got`` equals ``want`` at every depth: numbers within ``tolerance`` (NaN never equal, a
-    bool never a number), a list or a tuple for either, dicts key by key, the rest by type and ``==``."""
+    bool never a number), lists and tuples item by item, dicts key by key, the rest by ``==``;
+    each of the kind ``_same_kind`` allows."""
+    if not _same_kind(got, want):
+        return False
     if _is_number(want):
-        return _is_number(got) and math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
+        return math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
     if isinstance(want, tuple | list):
-        return (isinstance(got, tuple | list) and len(got) == len(want)
-                and all(_same(g, w, tolerance) for g, w in zip(got, want)))
+        return len(got) == len(want) and all(_same(g, w, tolerance) for g, w in zip(got, want))
     if isinstance(want, dict):
-        return (isinstance(got, dict) and got.keys() == want.keys()
-                and all(_same(got[key], want[key], tolerance) for key in want))
-    return type(got) is type(want) and bool(got == want)
+        return got.keys() == want.keys() and all(_same(got[key], want[key], tolerance) for key in want)
+    return bool(got == want)
 
 
 def _fresh(value: Any) -> Any:
@@ -123,8 +133,8 @@ def returns(function: Any, args: tuple, want: Any, *, kwargs: dict | None = None
     A number must come back as a number (a string such as ``'1.20 s'`` is wrong, not an error;
     so is ``True`` for 1) and equal ``want`` within ``tolerance``, relative or absolute: tight
     enough that rounding to one decimal is caught. A list or tuple may come back as either, and
-    is compared item by item the same way, as are a dict's values; anything else must be of
-    ``want``'s type and ``==`` to it. Each call gets fresh copies of the arguments' lists, dicts
+    is compared item by item the same way, as are a dict's values (any dict will do for a dict,
+    a set or frozenset for a set); anything else must be of ``want``'s type and ``==`` to it. Each call gets fresh copies of the arguments' lists, dicts
     and sets, so an answer that changes its arguments in place cannot change the next call's.
     """
     if not isinstance(args, tuple):
@@ -147,16 +157,20 @@ def returns(function: Any, args: tuple, want: Any, *, kwargs: dict | None = None
             if inspect.iscoroutine(got):
                 got.close()  # never awaited: closing it avoids a 'never awaited' warning
             return "returned an awaitable: write a plain def here, not async def"
-        if _is_number(want):
-            if not _is_number(got):
+        if not _same_kind(got, want):
+            if _is_number(want):
                 return f"returned {got!r} ({_kind(got)}); expected a number, {want!r}"
-        elif type(got) is not type(want) and not (isinstance(want, tuple | list) and isinstance(got, tuple | list)):
             return f"returned {got!r} ({_kind(got)}); expected {want!r} ({_kind(want)})"
         if not _same(got, want, tolerance):
             return f"returned {got!r}; expected {want!r}"
         return None
 
     return Case(what, judge)
+
+
+def _checked_correct(correct: str) -> None:
+    if not isinstance(correct, str) or not correct:
+        raise TypeError(f"correct must be a non-empty string saying what a right answer does, got {correct!r}")
 
 
 def _cases(cases: Iterable[Case]) -> list[Case]:
@@ -172,7 +186,10 @@ def _cases(cases: Iterable[Case]) -> list[Case]:
 def _reason(error: BaseException) -> str:
     if isinstance(error, NotYet):
         return str(error)
-    message = str(error)
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 - an exception that cannot say what it is still has a name
+        message = ""
     return f"raised {type(error).__name__}" + (f": {message}" if message else "")
 
 
@@ -203,6 +220,7 @@ def _verdict(failures: list[tuple[Case, str]], total: int, correct: str) -> str:
 
 def check(*cases: Case, correct: str) -> None:
     """Judge an answer by ``cases`` and print one verdict (see the module's docstring)."""
+    _checked_correct(correct)
     cases = _cases(cases)
     failures = []
     for item in cases:
@@ -224,7 +242,8 @@ async def _awaited(item: Case, seconds: float) -> object:
         task = asyncio.ensure_future(reason)
         done, _ = await asyncio.wait({task}, timeout=seconds)
         if not done:
-            task.cancel()
+            task.cancel()  # and give it a moment to end, so that it cannot run into the next case
+            await asyncio.wait({task}, timeout=1)
             return f"still running after {seconds:g} s"
         if task.cancelled():
             return "was cancelled before it finished"
@@ -246,6 +265,7 @@ async def check_async(*cases: Case, correct: str, seconds: float = 30) -> None:
     """
     if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not 0 < seconds <= 600:
         raise ValueError(f"seconds must be a number from 0 to 600, got {seconds!r}")
+    _checked_correct(correct)
     cases = _cases(cases)
     failures = []
     for item in cases:

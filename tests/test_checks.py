@@ -212,3 +212,48 @@ def test_returns_needs_args_and_want_and_checks_its_keywords():
         returns(len, (), 1, kwargs=[("a", 1)])
     with pytest.raises(ValueError, match="tolerance must be"):
         returns(len, (), 1, tolerance=-1)
+
+
+def test_any_dict_for_a_dict_and_either_set_for_a_set():
+    import collections
+
+    assert returns(lambda: collections.Counter(a=2), (), {"a": 2}).judge() is None
+    assert returns(lambda: frozenset({1, 2}), (), {1, 2}).judge() is None
+    assert returns(lambda: [("a", 2)], (), {"a": 2}).judge().startswith("returned [('a', 2)] (a list)")
+
+
+def test_a_stuck_async_case_is_cancelled_before_the_next_case_runs(capsys):
+    order = []
+
+    async def stuck():
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # cleans up a little before it lets the cancellation go on
+            order.append("stuck ended")
+            raise
+
+    async def next_case():
+        order.append("next case")
+
+    asyncio.run(check_async(case("stuck", stuck), case("next", next_case), correct="no", seconds=0.1))
+    assert order == ["stuck ended", "next case"]
+    assert capsys.readouterr().out == "Not yet: stuck: still running after 0.1 s\n"
+
+
+def test_an_error_that_cannot_say_what_it_is_is_still_named(capsys):
+    class Mute(Exception):
+        def __str__(self):
+            raise RuntimeError("no words")
+
+    def answer():
+        raise Mute
+
+    assert verdict(capsys, returns(answer, (), 1)) == "Not yet: answer(): raised Mute\n"
+
+
+def test_correct_must_say_what_a_right_answer_does():
+    with pytest.raises(TypeError, match="correct must be"):
+        check(case("x", lambda: None), correct="")
+    with pytest.raises(TypeError, match="correct must be"):
+        asyncio.run(check_async(case("x", lambda: None), correct=None))
