@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from nbrun import LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, number, text_of
-from test_notebooks import run_until_set_up
+from nbrun import (LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, number, printed, run_until_set_up,
+                   text_of)
+from tools.notebooks import client_for, prepare, small_parameters
 
 NAME = "07_asyncio_today.ipynb"
 # The notebook's own defaults for the crawler (the tests change only N_REQUESTS and LATENCY).
@@ -217,6 +218,7 @@ def test_07_the_crawler_gets_every_page_it_can_with_retries_in_time(executed):
     text = text_of(executed(NAME))
     assert f"of {PAGES} pages: {BROKEN} broken, {BUSY} busy at first, {HUNG} hangs at first, {FINE} fine" in text
     assert f"{PAGES} of {PAGES} pages in" in text and "ended by: all pages done" in text
+    assert "the fine pages slower than TIMEOUT time out" not in text  # TIMEOUT 1.0 is above 1.5 x LATENCY 0.1
     assert number(r"at most (\d+) tries at once", text) <= CONCURRENCY
     assert table_row(text, "ok at the first try") == (FINE, FINE)
     assert table_row(text, "ok after retries") == (BUSY + HUNG, 2 * (BUSY + HUNG))
@@ -262,12 +264,36 @@ def test_07_shows_a_live_progress_bar(executed):
     assert len(widgets) == 1 and "IntProgress" in widgets[0].data["text/plain"]
 
 
-def test_07_a_real_url_stops_the_set_up_cell_and_says_why(tmp_path):
-    notebook, set_up, failed = run_until_set_up(NOTEBOOKS / NAME, tmp_path, {"URL": "http://127.0.0.1:9/"})
+@pytest.mark.parametrize("parameters, expected", [
+    ({"URL": "http://127.0.0.1:9/"}, "URL must be None (the local server): 07 asks it for every failure it shows"),
+    ({"N_REQUESTS": 1}, "N_REQUESTS must be a whole number from 2 to 1,000, got 1."),  # one task has no siblings
+])
+def test_07_the_set_up_cell_stops_on_a_real_url_and_on_a_single_task(tmp_path, parameters, expected):
+    notebook, set_up, failed = run_until_set_up(NOTEBOOKS / NAME, tmp_path, parameters)
     assert failed == set_up
     (error,) = [output for output in notebook.cells[set_up].outputs if output.output_type == "error"]
     assert error.ename == "ParameterError" and len(error.traceback) == 1
-    assert "URL must be None (the local server): 07 asks it for every failure it shows" in error.traceback[0]
+    assert expected in error.traceback[0]
+
+
+def run_set_up_and(tmp_path, parameters: dict, *starts: str) -> str:
+    """Run the set-up cells (to the one that makes SILENCE), then only the code cells whose source
+    starts with one of ``starts``; return what those printed."""
+    notebook = prepare(NOTEBOOKS / NAME, {**small_parameters(NAME), **parameters})
+    code = [(index, cell) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    last_set_up = next(index for index, cell in code if "SILENCE = silence(PATIENCE)" in cell.source)
+    chosen = [(index, cell) for index, cell in code if index <= last_set_up or cell.source.startswith(starts)]
+    client = client_for(notebook, tmp_path, timeout=120)
+    with client.setup_kernel():
+        for index, cell in chosen:
+            client.execute_cell(cell, index)
+    return "\n".join(printed(cell) for index, cell in chosen if index > last_set_up)
+
+
+def test_07_a_timeout_below_the_slowest_fine_page_is_said_with_the_plan(tmp_path):
+    text = run_set_up_and(tmp_path, {"LATENCY": 0.3, "TIMEOUT": 0.2}, "def flaky_page", "plan = ")
+    assert f"of {PAGES} pages: {BROKEN} broken" in text
+    assert "TIMEOUT = 0.2 s is below 0.45 s, the slowest a fine page may take" in text
 
 
 @pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
