@@ -239,7 +239,7 @@ def test_with_no_more_requests_than_threads_the_notebook_says_one_wave_and_chang
     assert f"One wave: every request had a thread at once, so no waves show. Set N_REQUESTS above {DEFAULT_WORKERS}" in text
     assert seen["values"].split() == [str(n_requests), "0.02", str(n_requests), "0.02"]  # sliders included
     # at a latency of 0.02 s the cancel comes 0.007 s in: a request no thread had picked up yet is dropped
-    answered = number(rf"in the end it answered (\d+) of the {n_requests}\n", text)
+    answered = int(number(rf"in the end it answered (\d+) of the {n_requests}\n", text))
     assert answered <= n_requests
     if answered < n_requests:
         assert f"Never sent, still queued for a thread at the cancel: {n_requests - answered};" in text
