@@ -10,8 +10,8 @@ the counts again; ``GET /stats/clients`` lists every named client (up to 10,000,
 with the requests it has had answered since its first, for a teacher to see who is working.
 
 It is itself an asyncio program: a thousand waiting requests are a thousand
-``await asyncio.sleep(...)`` on one thread, which keeps its timing accurate where a thread per
-connection would not (see ``make bench``). ``helpers.server`` runs it for a notebook, in a child
+``await asyncio.sleep(...)`` on one thread, with no thread per connection to start or switch
+(``make bench`` measures how late its answers come at 20, 200 and 1,000 at once). ``helpers.server`` runs it for a notebook, in a child
 process; ``helpers.room`` runs it for a classroom.
 """
 
