@@ -13,9 +13,10 @@ students must not exhaust the server's open files, so the server:
   their descriptors;
 - sums up repeated errors in at most one line a second instead of a traceback each (the tally).
 
-Where one core is not enough (it answers some 5,000 requests a second; see ``make bench-class``),
-gunicorn runs ``classroom_app`` in several worker processes; each worker then counts only its
-own requests in ``/stats``, and says which it is in the ``X-Worker-Pid`` header.
+Where one core is not enough (about 0.2 ms of CPU per request in ``make bench-class``: at most
+some 5,000 requests a second), gunicorn runs ``classroom_app`` in several worker processes;
+each worker then counts only its own requests in ``/stats``, and says which it is in the
+``X-Worker-Pid`` header.
 
 A notebook's own server (``helpers.server.LatencyServer``) is this command too, run as a child
 process with ``--child``: it prints its URL as one line of JSON and serves until the notebook's
@@ -258,7 +259,8 @@ def banner(latency: float, host: str, port: int, open_files: OpenFiles) -> str:
 def classroom_app(latency: float = DEFAULT_LATENCY, seed: int = 0) -> web.Application:
     """The server as an aiohttp application, for gunicorn to run on several cores.
 
-    One process answers some 5,000 requests a second; a lecture hall may need more::
+    One process spends about 0.2 ms of CPU per request (``make bench-class``), so it answers at
+    most some 5,000 a second; a lecture hall may need more::
 
         gunicorn 'helpers.room:classroom_app(latency=0.3)' --bind 0.0.0.0:8000 \\
             --worker-class aiohttp.GunicornWebWorker --workers 2
