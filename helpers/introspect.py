@@ -7,8 +7,10 @@ Notebook 06 runs a small crawler that is really stuck and points those tools at 
         print(asyncio_tool("pstree", crawler.pid))
 
 The tools read the other process's memory (on Linux with ``process_vm_readv``), so they work only
-where the operating system lets the reader do that: the same user, or root with the right to
-trace (``CAP_SYS_PTRACE``); and both processes must run the same Python version.
+where the operating system lets the reader do that, by the rules of ptrace: the same user with
+no fewer capabilities (and, under Yama's ptrace_scope 1, a reader the program allows: ``program``
+allows any), or a reader with the right to trace (``CAP_SYS_PTRACE``, which root has unless it
+was dropped); and both processes must run the same Python version.
 """
 
 from __future__ import annotations

@@ -272,10 +272,8 @@ def plot_sweep(
 
 
 def drawn_angle(ax: Axes, label: str) -> float:
-    """The angle, in degrees above the horizontal, of the line labelled ``label`` as drawn on ``ax``.
-
-    Measured on the page from the line's first point to its last, once the figure is laid out.
-    """
+    """The angle, in degrees above the horizontal, of the line labelled ``label`` as drawn on ``ax``:
+    measured on the page from its first point to its last (the first such line), once the figure is laid out."""
     if not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
     lines = [line for line in ax.get_lines() if line.get_label() == label and len(line.get_xdata()) >= 2]

@@ -16,21 +16,22 @@ Inside the block, and in seconds since the trace began, it records:
 - when the loop thread was busy: all the time it was not waiting for events with nothing to run.
   Code that never yields, such as ``time.sleep`` inside a coroutine, keeps it busy throughout.
 
-How it hooks in, and why that is safe in a running Jupyter kernel: it changes three things on the
-running loop *instance* and nothing on any class or module. It installs a task factory with the
-public ``loop.set_task_factory``, chained to the factory that was there; the factory wraps the
-coroutine of each task started in the block in a thin proxy that times every ``send`` and
-``throw`` the task makes on it, and leaves every other task (the kernel's own, say) untouched.
-It shadows ``run_in_executor`` on that loop object, which ``asyncio.to_thread`` calls too, to
-time the call in its worker thread. And it shadows ``select`` on the loop's selector object to
-see when the loop waits idle. ``__exit__`` puts each one back, also when the block raises or is
-interrupted. A proxy of a task that outlives the block stops recording and only passes each step
-on, so the task's results, exceptions and cancellation are never changed. Keyword arguments that
-``create_task`` passes to a task factory (``context`` from Python 3.11; from 3.14 every one it is
-given, ``name`` and ``eager_start`` too) go on unchanged to the factory that was there, or to
-``asyncio.Task``. A task made by calling ``asyncio.Task(...)`` itself reaches no factory and is
-not traced: aiohttp makes its host-name lookups that way on Python 3.12 and 3.13 (to start them
-eagerly), and with ``create_task(..., eager_start=True)`` from 3.14, where the trace sees them.
+How it hooks in, and why that is safe in a running Jupyter kernel: it changes three things, on the
+running loop *instance* and its selector, and nothing on any class or module. It installs a task
+factory with the public ``loop.set_task_factory``, chained to the factory that was there; the
+factory wraps the coroutine of each task started in the block in a thin proxy that times every
+``send`` and ``throw`` the task makes on it, and leaves every other task (the kernel's own, say)
+untouched. It shadows ``run_in_executor`` on that loop object, which ``asyncio.to_thread`` calls
+too, to time the call in its worker thread. And it shadows ``select`` on the loop's selector
+object to see when the loop waits idle. ``__exit__`` puts each one back, also when the block
+raises or is interrupted. A proxy of a task that outlives the block stops recording and only
+passes each step on, so the task's results, exceptions and cancellation are never changed.
+Keyword arguments that ``create_task`` passes to a task factory (from Python 3.11, ``context``
+when one is given; from 3.14 every one it is given, ``name`` and ``eager_start`` too) go on
+unchanged to the factory that was there, or to ``asyncio.Task``. A task made by calling
+``asyncio.Task(...)`` itself reaches no factory and is not traced: aiohttp makes its host-name
+lookups that way on Python 3.12 and 3.13 (to start them eagerly), and with
+``create_task(..., eager_start=True)`` from 3.14, where the trace sees them.
 
 To look into another program's loop from outside (Python 3.14's ``python -m asyncio ps`` and
 ``pstree``), see ``helpers.introspect``.

@@ -51,6 +51,8 @@ WRONG_ANSWERS = [
         "def polite_blocker(seconds):\n    yield seconds\n    yield 0.05  # the two waits the wrong way round\n",
         "def polite_blocker(seconds):\n    return sleep(0.05 + seconds)  # one generator: a single sleep of the sum\n",
         "polite_blocker = blocker  # the blocking one, renamed\n",
+        "def polite_blocker(seconds):\n    yield from sleep(0.05)\n    time.sleep(0.09)  # blocks briefly, besides both waits\n"
+        "    yield from sleep(seconds)\n",
     ],
 ]
 RIGHT_ANSWERS = [
@@ -66,6 +68,7 @@ RIGHT_ANSWERS = [
         "def polite_blocker(seconds):\n    yield from sleep(0.05)\n    yield from sleep(seconds / 2)\n"
         "    yield from sleep(seconds / 2)  # the long wait in two halves\n",
         "def polite_blocker(seconds):\n    yield from worker(0.05, 1)\n    yield from worker(seconds, 1)\n",
+        "def polite_blocker(seconds):\n    return (pause for pause in (0.05, seconds))  # a generator expression\n",
     ],
 ]
 
@@ -108,12 +111,36 @@ def test_06_a_blocking_task_makes_the_others_wait_its_whole_sleep(executed):
         total = number(rf"totals?:.*?\b{loop} ([\d.]+) s", text)
         # A's three sleeps start again after the block: later than B's unblocked 0.5 s end.
         assert total >= max(LONGEST_SLEEP, blocked_until + 0.2) * 0.95 and total >= unblocked - 0.05, loop
+    assert "A fell due before the blocker let go, and both loops ran it only after the blocker let go" in text
+
+
+def test_06_a_blocker_that_lets_go_before_a_is_due_is_not_said_to_freeze_it(tmp_path):
+    # LATENCY 0.02: the blocker holds the loop from 0.05 s to 0.07 s, and A is due at 0.10 s.
+    text = text_of(execute(NOTEBOOKS / NAME, tmp_path, parameters={"LATENCY": 0.02}))
+    assert "the blocker let go before A fell due, so A woke on time" in text
+    assert "A fell due before the blocker let go" not in text
+    for loop in ("the toy woke it at", "asyncio at"):
+        assert number(rf"{loop} ([\d.]+) s", text) < BLOCKED_FROM + 0.02 + 0.25, loop
+
+
+def test_06_requests_that_give_up_are_counted_and_the_stuck_crawler_still_waits(tmp_path):
+    # PATIENCE below LATENCY: every request gives up; Run All goes on, and the crawler that the
+    # 3.14 tools look at still waits (its patience is its own, two minutes).
+    notebook = execute(NOTEBOOKS / NAME, tmp_path, parameters={"N_REQUESTS": 3, "LATENCY": 0.5, "PATIENCE": 0.1})
+    text = text_of(notebook)
+    assert "3 requests, status ['ReadTimeout']" in text
+    assert "3 of them raised ReadTimeout (PATIENCE = 0.1 s, LATENCY = 0.5 s)" in text
+    assert "the crawl's statuses: ['ReadTimeout', 'ReadTimeout', 'ReadTimeout']" in text
+    if HAS_314_TOOLS:
+        table = text.split("$ python -m asyncio ps ")[1].split("$ python -m asyncio pstree")[0]
+        assert all(f"page {page}" in table for page in range(3)), table
 
 
 def test_06_requests_take_one_latency_per_wave_while_the_loop_idles(executed):
     text = text_of(executed(NAME))
     waves = math.ceil(N_REQUESTS / DEFAULT_WORKERS)
-    assert f"ideal: {waves} wave(s) of {DEFAULT_WORKERS} threads x {LATENCY:.2f} s" in text
+    assert f"ideal: {waves} wave(s) on a pool of {DEFAULT_WORKERS} threads x {LATENCY:.2f} s" in text
+    assert "of them raised" not in text  # the local server answers within PATIENCE
     total = number(rf"{N_REQUESTS} requests, status \[200\], in ([\d.]+) s", text)
     assert waves * LATENCY * 0.9 <= total < waves * LATENCY * 1.5 + 0.3
     busy = number(r"the loop thread was busy ([\d.]+) ms of it", text) / 1000
