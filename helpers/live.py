@@ -25,8 +25,9 @@ releases were handled on different threads. Either way the newest choice is the 
 place: ``show`` ignores a redraw that a newer one has replaced. ``follow_async`` hands each
 redraw to the loop of the cell that awaited it, with ``asyncio.run_coroutine_threadsafe``,
 which is right from any thread; a release while a redraw runs cancels it first. Cancelling
-stops the waiting coroutine, not what it handed to threads: requests already running in a
-thread pool run on to their end, and take their threads for that long.
+stops the waiting coroutine, and the futures it awaits (directly or through ``gather``) are
+cancelled with it: a request still queued in a thread pool is dropped, while one already
+running in a thread runs on to its end and holds its thread for that long.
 
 Why an image and not ``with output_widget: display(fig)``. Output printed or displayed by the
 callback, or by a task it started, is parented to the widget's ``comm_msg`` (ipykernel 7
@@ -159,10 +160,11 @@ class LiveChart:
 
         ``redraw`` is an ``async def`` function. Each release cancels the redraw still running,
         if any, and hands a new one to the loop this is awaited on, from whatever thread the
-        callback runs in. Cancelling stops the waiting coroutine; requests it already handed
-        to a thread pool run on to their end. Returns what the first redraw returned (None if
-        a release replaced it first); an error in it is raised here, and an error in a later
-        redraw is shown under the chart instead.
+        callback runs in. Cancelling stops the waiting coroutine: a request it awaits that is
+        still queued in a thread pool is dropped, one already running in a thread runs on to
+        its end.
+        Returns what the first redraw returned (None if a release replaced it first); an error
+        in it is raised here, and an error in a later redraw is shown under the chart instead.
         """
         if not inspect.iscoroutinefunction(redraw):
             raise TypeError(f"redraw must be an async def function (for a plain one, use follow), "
@@ -228,7 +230,7 @@ class LiveChart:
     def _schedule(self, redraw: Callable, loop: asyncio.AbstractEventLoop, first: bool) -> concurrent.futures.Future:
         """Cancel the redraw still running, and hand ``redraw(*values)`` to ``loop``."""
         if self.drawing is not None:
-            self.drawing.cancel()  # stops the coroutine, not the threads it handed requests to
+            self.drawing.cancel()  # stops the coroutine and its queued requests, not running threads
         generation, values, observe = self._begin()
 
         async def run() -> Any:

@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import concurrent.futures
 import re
 import threading
 import time
@@ -233,6 +234,35 @@ def test_cancelling_stops_the_coroutine_not_the_request_running_in_a_thread():
         return await asyncio.to_thread(finished.wait, 5)
 
     assert asyncio.run(main())  # the thread ran on to its end
+
+
+def test_cancelling_drops_the_requests_still_queued_for_a_thread():
+    count = widgets.IntSlider(value=1, description="requests")
+    live = LiveChart(count)
+    started, release = [], threading.Event()
+
+    def blocking_request(i):
+        started.append(i)
+        release.wait(5)
+
+    async def redraw(n_requests):
+        if n_requests == 4:  # four requests for one thread: three wait in the pool's queue
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(pool, blocking_request, i) for i in range(4)))
+
+    async def main():
+        await live.follow_async(redraw)
+        count.value = 4
+        while not started:  # request 0 runs in the pool's thread; 1 to 3 are queued
+            await asyncio.sleep(0.01)
+        count.value = 5  # cancels the redraw for 4
+        await live.wait()
+        release.set()  # request 0 ends, and the thread is free for the queue
+        await asyncio.to_thread(pool.shutdown, wait=True)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        asyncio.run(main())
+    assert started == [0]
 
 
 def test_follow_async_returns_none_when_a_release_replaced_the_first_redraw():

@@ -30,6 +30,8 @@ WRONG_ANSWERS = [
         "def ideal_sync_total(n_requests, latency):\n    return (n_requests * latency,)",  # the wrong type
         "async def ideal_sync_total(n_requests, latency):\n    return n_requests * latency",  # a coroutine
         "def ideal_sync_total(n_requests):\n    return n_requests * 0.3",  # raises TypeError
+        "def ideal_sync_total(n_requests, latency):\n    return round(n_requests * latency, 3)",  # to the ms
+        "def ideal_sync_total(n_requests, latency):\n    return round(n_requests * latency, 6)",
     ],
     [  # Exercise 2: slowest_request(records)
         # issue 19: never looks at the first or the last record
@@ -50,6 +52,7 @@ WRONG_ANSWERS = [
         "def slowest_request(records):\n    return max(record.duration for record in records)",
         "def slowest_request(records):\n    return max(records, key=lambda record: record.duration).index",
         "def slowest_request(records):\n    return records.duration",  # raises AttributeError
+        "def slowest_request(records):\n    return max(records, key=lambda record: record.start)",  # the last to start
     ],
 ]
 # Right answers written differently from the solution: each check must say "Correct".
@@ -59,6 +62,7 @@ RIGHT_ANSWERS = [
         "def ideal_sync_total(n_requests, latency):\n    total = 0\n    for _ in range(n_requests):\n"
         "        total += latency\n    return total",
         "def ideal_sync_total(n_requests, latency):\n    return sum([latency] * n_requests)",
+        "def ideal_sync_total(n_requests, latency):\n    return float(n_requests * latency)",
     ],
     [
         "def slowest_request(records):\n    return sorted(records, key=lambda record: record.duration)[-1]",
@@ -67,6 +71,7 @@ RIGHT_ANSWERS = [
         "    return slowest",
         "import operator\n\ndef slowest_request(records):\n    return max(records, key=operator.attrgetter('duration'))",
         "def slowest_request(records):\n    return max(records, key=lambda record: record.end - record.start)",
+        "def slowest_request(records):\n    return sorted(records, key=lambda record: record.duration, reverse=True)[0]",
     ],
 ]
 
@@ -91,6 +96,9 @@ def test_01_shows_what_the_clocks_promise_and_loop_close_without_parentheses(exe
     steps = re.findall(r"^\s*(\w+): reported [\d.e+-]+ s, smallest step seen ([\d.e+-]+) s", text, re.MULTILINE)
     assert [name for name, _ in steps] == ["time", "monotonic", "perf_counter"]
     assert all(0 < float(step) < 0.1 for _, step in steps)
+    coarsest = max(float(step) for _, step in steps)
+    assert coarsest <= LATENCY / 1000  # so the verdict below is the one that must be printed
+    assert f"every clock here steps at least 1,000 times finer than a request of LATENCY ({LATENCY} s)" in text
 
 
 def test_01_finds_the_posts_total_equal_to_the_sum_of_its_lines(executed):
@@ -136,15 +144,25 @@ def test_moving_the_slider_reruns_the_requests_and_redraws_saying_how_far_it_got
     assert seen["progress"] == f"Redrawing for requests 3, latency (s) {LATENCY:.2f}: 3 requests done"
 
 
-def test_01_runs_with_one_request_and_its_waiting_verdict_follows_its_numbers(tmp_path):
+def test_01_runs_with_one_request_and_its_verdicts_follow_their_numbers(tmp_path):
     verdicts = {}
 
-    def waiting_cell_with(client, notebook):
-        (cell,) = [cell for cell in notebook.cells if cell.source.startswith("waiting = 1 - cpu_used")]
-        for share in (0.05, 0.3, 0.7):  # the share of the loop the CPU was busy
-            verdicts[share] = run_code(client, notebook, f"cpu_used = {share} * sync_run.total\n" + cell.source)
+    def cell_starting(notebook, start):
+        (cell,) = [cell for cell in notebook.cells if cell.source.startswith(start)]
+        return cell.source
 
-    notebook = execute(NOTEBOOKS / NOTEBOOK, tmp_path, parameters={"N_REQUESTS": 1}, then=waiting_cell_with)
+    def verdict_cells_with(client, notebook):
+        waiting = cell_starting(notebook, "waiting = round(1 - cpu_used")
+        for share in (0.05, 0.3, 0.7, 0.1004, 0.4996):  # the share of the loop the CPU was busy
+            verdicts[share] = run_code(client, notebook, f"cpu_used = {share} * sync_run.total\n" + waiting)
+        # A server faster than LATENCY (a real site can be): no overhead to speak of.
+        overhead = cell_starting(notebook, "ideal = N_REQUESTS * LATENCY")
+        verdicts["fast server"] = run_code(client, notebook, f"LATENCY = 10.0\n{overhead}\nLATENCY = {LATENCY}")
+        # Clocks too coarse for a request of LATENCY.
+        clocks = cell_starting(notebook, "steps = {name: smallest_step")
+        verdicts["coarse clocks"] = run_code(client, notebook, f"LATENCY = 1e-05\n{clocks}\nLATENCY = {LATENCY}")
+
+    notebook = execute(NOTEBOOKS / NOTEBOOK, tmp_path, parameters={"N_REQUESTS": 1}, then=verdict_cells_with)
     assert [output.ename for cell in notebook.cells if cell.cell_type == "code"
             for output in cell.outputs if output.output_type == "error"] == []
     text = text_of(notebook)
@@ -152,6 +170,16 @@ def test_01_runs_with_one_request_and_its_waiting_verdict_follows_its_numbers(tm
     assert "nearly all of the loop (95.0%) was spent waiting" in verdicts[0.05]
     assert "most of the loop (70.0%) was spent waiting" in verdicts[0.3]
     assert "half or less of the loop (30.0%) was spent waiting" in verdicts[0.7]
+    # At a boundary, the words follow the figure as printed.
+    assert "nearly all of the loop (90.0%) was spent waiting" in verdicts[0.1004]
+    assert "half or less of the loop (50.0%) was spent waiting" in verdicts[0.4996]
+    assert "of overhead" not in verdicts["fast server"]
+    assert re.search(r"measured [\d.]+ s, below the ideal 10\.000 s: the server answered faster than LATENCY "
+                     r"\(10\.0 s\), so LATENCY is not its latency", verdicts["fast server"]), verdicts["fast server"]
+    assert "the coarsest clock here steps by" in verdicts["coarse clocks"]
+    assert "more than a thousandth of LATENCY (1e-05 s)" in verdicts["coarse clocks"]
+    overhead = re.search(r"ideal [\d.]+ s, measured [\d.]+ s: ([\d.]+) ms of overhead per request", text)
+    assert overhead and float(overhead.group(1)) > 0
 
 
 @pytest.mark.parametrize("parameters, message", [
