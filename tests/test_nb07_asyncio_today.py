@@ -24,6 +24,9 @@ HAS_GROUP_CANCEL = sys.version_info >= (3, 15)    # measured: True on 3.15.2, Fa
 VERSION = sys.version.split()[0]
 
 # Plausible wrong answers for each exercise, in the order of the exercises: each must get "Not yet".
+RAISES_FOR_STATUS = ("async def careful_get(session, target, log):\n"
+                     "    try:\n        return await get_status(session, target, raise_for_status=True)\n"
+                     "    except asyncio.CancelledError:\n        log.append('cancelled')\n        raise\n")
 WRONG_ANSWERS = [
     [  # careful_get
         "async def careful_get(session, target, log):\n"  # issue 19: any failure logged as a cancellation
@@ -57,6 +60,10 @@ WRONG_ANSWERS = [
         "    try:\n        return await asyncio.shield(request)\n"
         "    except asyncio.CancelledError:\n        log.append('cancelled')\n        await request\n        raise\n",
         "careful_get = get_status\n",  # the wrong kind of answer: no log parameter
+        RAISES_FOR_STATUS,  # a 404 raised instead of returned
+        "async def careful_get(session, target, log):\n"  # the target ignored
+        "    try:\n        return await get_status(session, server.url)\n"
+        "    except asyncio.CancelledError:\n        log.append('cancelled')\n        raise\n",
     ],
     [  # stop_when
         "def stop_when(results):\n"  # issue 19: counts 503s, not failed pages
@@ -72,6 +79,10 @@ WRONG_ANSWERS = [
         "    failed_pages.update(number for number, page in results.items() if not page.ok)\n"
         "    return len(failed_pages) >= 5\n",
         "stop_when = 5\n",  # the wrong type
+        "def stop_when(results):\n"  # the crawl's ATTEMPTS, where a 404 fails at the first try
+        "    return sum(not page.ok and page.tries >= ATTEMPTS for page in results.values()) >= 5\n",
+        "def stop_when(results):\n"  # a 404 or a 500 has failed too
+        "    return sum(page.status in (503, None) for page in results.values()) >= 5\n",
     ],
     [  # open_session
         "shared = aiohttp.TCPConnector(limit_per_host=2)\n\n\n"  # issue 19: one connector, closed with the first session
@@ -84,6 +95,10 @@ WRONG_ANSWERS = [
         "    return kept[0]\n",
         "def open_session():\n    return aiohttp.TCPConnector(limit_per_host=2)\n",  # a connector, not a session
         "open_session = asyncio.Semaphore(2)\n",
+        "async def open_session():\n"  # returns a coroutine: the check must not warn of it never awaited
+        "    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=2))\n",
+        "import functools\n\nopen_session = functools.partial(\n"  # one connector for every session
+        "    aiohttp.ClientSession, connector=aiohttp.TCPConnector(limit_per_host=2))\n",
     ],
 ]
 # Right answers written differently from the solution: each must get "Correct".
@@ -97,12 +112,23 @@ RIGHT_ANSWERS = [
         "    except BaseException as error:\n"
         "        if isinstance(error, asyncio.CancelledError):\n            log += ['cancelled']\n"
         "        raise\n    return status\n",
+        "async def careful_get(session, target, log):\n"  # a task of its own, cancelled with the waiter
+        "    request = asyncio.ensure_future(get_status(session, target))\n"
+        "    try:\n        return await request\n"
+        "    except asyncio.CancelledError:\n        log.append('cancelled')\n        raise\n",
+        "async def careful_get(session, target, log):\n"  # a flag and finally
+        "    finished = False\n    try:\n        status = await get_status(session, target)\n"
+        "        finished = True\n        return status\n"
+        "    except Exception:\n        finished = True\n        raise\n"
+        "    finally:\n        if not finished:\n            log.append('cancelled')\n",
     ],
     [
         "def stop_when(results):\n    return len(results) - sum(page.ok for page in results.values()) >= 5\n",
         "def stop_when(results):\n    return len([page for page in results.values() if page.status != 200]) >= 5\n",
         "def stop_when(results):\n    failed = 0\n    for page in results.values():\n"
         "        if not page.ok:\n            failed += 1\n    return failed >= 5\n",
+        "def stop_when(results):\n"  # called after each page, so the count passes through 5
+        "    return len([page for page in results.values() if not page.ok]) == 5\n",
     ],
     [
         "open_session = lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2))\n",
@@ -219,7 +245,10 @@ def test_07_the_crawler_gets_every_page_it_can_with_retries_in_time(executed):
     assert f"of {PAGES} pages: {BROKEN} broken, {BUSY} busy at first, {HUNG} hangs at first, {FINE} fine" in text
     assert f"{PAGES} of {PAGES} pages in" in text and "ended by: all pages done" in text
     assert "the fine pages slower than TIMEOUT time out" not in text  # TIMEOUT 1.0 is above 1.5 x LATENCY 0.1
-    assert number(r"at most (\d+) tries at once", text) <= CONCURRENCY
+    tries_at_once = number(r"at most (\d+) tries at once", text)
+    assert tries_at_once <= CONCURRENCY
+    # The server still answers a hung try the crawler gave up on (TIMEOUT + 1 s, cut off at TIMEOUT).
+    assert number(r"held up to (\d+) requests at once", text) >= tries_at_once
     assert table_row(text, "ok at the first try") == (FINE, FINE)
     assert table_row(text, "ok after retries") == (BUSY + HUNG, 2 * (BUSY + HUNG))
     assert table_row(text, "failed") == (BROKEN, BROKEN * ATTEMPTS)
@@ -294,6 +323,11 @@ def test_07_a_timeout_below_the_slowest_fine_page_is_said_with_the_plan(tmp_path
     text = run_set_up_and(tmp_path, {"LATENCY": 0.3, "TIMEOUT": 0.2}, "def flaky_page", "plan = ")
     assert f"of {PAGES} pages: {BROKEN} broken" in text
     assert "TIMEOUT = 0.2 s is below 0.45 s, the slowest a fine page may take" in text
+
+
+def test_07_exercise_1_says_that_a_raised_404_was_raised(verdicts):
+    (said,) = [said for source, said in verdicts[0]["wrong"] if source == RAISES_FOR_STATUS]
+    assert "raised ClientResponseError; expected it to return 404, what get_status(session, target) returned" in said
 
 
 @pytest.mark.parametrize("exercise", range(len(WRONG_ANSWERS)))
