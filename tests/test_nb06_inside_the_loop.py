@@ -13,7 +13,7 @@ from nbrun import DEFAULT_WORKERS, LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged
 NAME = "06_inside_the_loop.ipynb"
 # WORKERS in the notebook: A sleeps 0.10 s three times, B 0.25 s twice, C 0.15 s once. A step
 # runs at each start and after each sleep, so by the clock: 0 (A B C), .10 A, .15 C, .20 A,
-# .25 B, .30 A, .50 B. Wake-ups at least 0.05 s apart, so a busy machine cannot reorder them.
+# .25 B, .30 A, .50 B. Wake-ups at least 0.05 s apart: only a stall of 0.05 s or more could reorder them.
 ORDER = "A B C A C A B A B"
 LONGEST_SLEEP = 0.5
 BLOCKED_FROM = 0.05  # the blocker's polite sleep before it blocks for LATENCY
