@@ -11,10 +11,11 @@ A check cell names its cases and what a right answer means::
 
 and prints one line: ``Correct: ...`` only when every case holds, otherwise ``Not yet: ...``
 for the first case that does not, with what it got and what was expected. Whatever the
-answer does (returns the wrong type, raises, changes the arguments it was given, or, under
-``check_async``, runs past ``seconds``), the student reads a sentence, never a traceback: a
-check is the student's teacher when no teacher is there. (A sync answer that never returns
-hangs ``check`` as it would hang any cell: only ``check_async`` has a time limit.)
+answer does (returns the wrong type, raises, changes the arguments ``returns`` gave it, or,
+under ``check_async``, runs past ``seconds``), the student reads a sentence, never a traceback:
+a check is the student's teacher when no teacher is there. (An answer that never returns and
+never awaits hangs the cell, as such code hangs any cell: ``check_async`` can give up only on
+a case that awaits, and ``check`` has no time limit.)
 
 A case is a callable that returns ``None`` when the answer is right, or a non-empty string
 saying what is wrong; it may also raise ``NotYet`` with that string. Anything else it returns
