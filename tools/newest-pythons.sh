@@ -12,6 +12,8 @@
 #
 # Any arguments after `--` go to pytest through make's TESTS variable, e.g.
 #   tools/newest-pythons.sh 3.15 -- tests/test_timing.py
+# Another make target than `test` runs the same way, e.g. the book with a 3.15 kernel:
+#   NEWEST_PYTHONS_TARGET=run tools/newest-pythons.sh 3.15
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROJECT=$(pwd)
@@ -69,6 +71,7 @@ for version in "${versions[@]}"; do
     echo "== Python $version (Debian sid) =="
     # The host's pip settings name a wheel folder that does not exist inside the root.
     chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 PIP_FIND_LINKS= CI="${CI:-}" \
-        make -C /project test PYTHON="python$version" VENV=".venv-sid-$version" TESTS="$*" || status=1
+        make -C /project "${NEWEST_PYTHONS_TARGET:-test}" PYTHON="python$version" VENV=".venv-sid-$version" \
+        TESTS="$*" || status=1
 done
 exit $status
