@@ -6,8 +6,9 @@ JupyterHub documents for testing (``dummy`` and ``simple``). The hub runs the ro
 server as one of its services, and every student's server gets ``ASYNC_BY_TIMING_SERVER``,
 as the README tells an admin to set it. A student then does what a student does: logs in,
 opens the README's nbgitpuller link in a browser (Chromium, through Playwright), and runs a
-notebook in a kernel of their own server, through the hub's proxy, with the client
-jupyter_server itself uses for remote kernels (``GatewayKernelManager``).
+notebook in a kernel of their own server, through the hub's proxy, by Jupyter's REST and
+websocket API, with an existing client for remote kernels (``JupyterKernelClient``, from
+jupyter-kernel-client).
 
 Used by ``tests/test_jupyterhub.py`` (ten students) and ``make bench-hub`` (thirty).
 Everything listens on 127.0.0.1.
