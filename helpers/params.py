@@ -36,13 +36,14 @@ class ParameterError(ValueError):
 class Rule:
     """What one parameter may be: ``rule(name, value)`` returns the value or raises ParameterError."""
 
-    def __init__(self, description: str, accepts: Callable[[Any], bool]) -> None:
+    def __init__(self, description: str, accepts: Callable[[Any], bool], *, whole: bool = False) -> None:
         self.description = description
         self._accepts = accepts
+        self._whole = whole  # wants whole numbers: 20.0 gets the hint "write 20"
 
     def __call__(self, name: str, value: Any) -> Any:
         if not self._accepts(value):
-            raise ParameterError(f"{name} must be {self.description}, got {value!r}{_hint(value)}. "
+            raise ParameterError(f"{name} must be {self.description}, got {value!r}{_hint(value, self._whole)}. "
                                  "Change it in the parameter cell and run the notebook again.")
         return value
 
@@ -50,12 +51,12 @@ class Rule:
         return f"<Rule: {self.description}>"
 
 
-def _hint(value: Any) -> str:
+def _hint(value: Any, whole: bool) -> str:
     if isinstance(value, str):
         return " (a string: remove the quotes)"
     if isinstance(value, bool):
         return " (True or False, not a number)"
-    if isinstance(value, float) and value.is_integer():
+    if whole and isinstance(value, float) and value.is_integer():
         return f" (a float: write {int(value)})"
     return ""
 
@@ -81,7 +82,7 @@ def _check_range(low: float, high: float) -> None:
 def whole(low: int, high: int) -> Rule:
     """A whole number from ``low`` to ``high``."""
     _check_range(low, high)
-    return Rule(f"a whole number from {low:,} to {high:,}", lambda v: _is_whole(v) and low <= v <= high)
+    return Rule(f"a whole number from {low:,} to {high:,}", lambda v: _is_whole(v) and low <= v <= high, whole=True)
 
 
 def seconds(low: float, high: float) -> Rule:

@@ -72,3 +72,9 @@ def test_a_long_wait_is_announced_and_a_short_one_is_not(capsys):
 def test_a_notebooks_own_rule_wins_over_the_known_one():
     with pytest.raises(ParameterError, match="N_REQUESTS must be a whole number from 1 to 5, got 20"):
         check_parameters(N_REQUESTS=(20, whole(1, 5)))
+
+
+def test_the_float_hint_is_only_for_whole_numbers():
+    with pytest.raises(ParameterError) as caught:
+        check_parameters(PATIENCE=0.0)
+    assert "write 0" not in str(caught.value)
