@@ -40,7 +40,7 @@ room: $(READY)
 # Two test files at a time (pytest-xdist): most of the suite waits on notebooks and servers, and
 # every timing test allows for a busy machine (the suite passes with two whole runs side by side).
 test: $(READY)
-	$(BIN)/python -m pytest -n 2 --dist loadfile $(TESTS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(TESTS)
 
 # The whole suite on Python 3.14 and 3.15 too, from Debian's packages in a small root that the
 # script builds the first time (it needs root: CI and this machine have it). On a laptop with
