@@ -276,6 +276,11 @@ def run_notebook(server: str, token: str, path: str, parameters: dict, timeout: 
                                  headers={"Authorization": f"token {token}"})
     try:
         kernel.start()
+        # Wait until the kernel answers on both its shell and IOPub channels, as JupyterLab does
+        # before it runs a cell: on a crowded machine a new kernel may still be starting, and a
+        # request sent before it listens is lost.
+        if kernel.kernel_info is None:
+            raise RuntimeError(f"the kernel of {path} did not answer")
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 demonstration = "raises-exception" in cell.metadata.get("tags", [])
