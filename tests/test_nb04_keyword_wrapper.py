@@ -7,9 +7,9 @@ import pytest
 
 import helpers
 from nbrun import (
-    LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, errors_in, execute, number, printed, tagged, text_of,
+    LATENCY, N_REQUESTS, NOTEBOOKS, assert_judged_rightly, errors_in, execute, number, printed, run_until_set_up,
+    tagged, text_of,
 )  # fmt: skip
-from test_notebooks import run_until_set_up
 from tools.notebooks import prepare
 
 NAME = "04_keyword_wrapper.ipynb"
